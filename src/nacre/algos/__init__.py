@@ -1,0 +1,1 @@
+"""Meta-RL algorithms."""

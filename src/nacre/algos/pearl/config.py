@@ -1,0 +1,295 @@
+"""PEARL configuration: one frozen, validated dataclass, and presets per task distribution.
+
+The ``paper`` presets copy the reference configs (REFERENCE 1.5). ``fast`` presets are tuned for
+2-core CPUs; ``tiny`` presets exist for smoke tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+EncoderKind = Literal["mlp", "rnn-transitions", "rnn-trajectories"]
+KLReduction = Literal["sum", "mean"]
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class PearlConfig:
+    """Every setting of a PEARL run. Defaults are the paper's Half-Cheetah-Vel values."""
+
+    # task distribution
+    env: str = "sparse-point-robot"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    n_train_tasks: int = 100
+    n_test_tasks: int = 30
+    # model
+    latent_dim: int = 5
+    hidden_size: int = 300
+    hidden_layers: int = 3
+    encoder_hidden_size: int = 200
+    encoder_hidden_layers: int = 3
+    encoder: EncoderKind = "mlp"
+    use_information_bottleneck: bool = True
+    use_next_obs_in_context: bool = False
+    sparse_rewards: bool = False
+    # losses (REFERENCE 1.2)
+    reward_scale: float = 5.0
+    kl_lambda: float = 0.1
+    kl_reduction: KLReduction = "sum"
+    discount: float = 0.99
+    soft_target_tau: float = 0.005
+    policy_lr: float = 3e-4
+    qf_lr: float = 3e-4
+    vf_lr: float = 3e-4
+    context_lr: float = 3e-4
+    policy_mean_reg: float = 1e-3
+    policy_std_reg: float = 1e-3
+    policy_pre_activation_reg: float = 0.0
+    # batches
+    meta_batch: int = 16
+    batch_size: int = 256
+    embedding_batch_size: int = 100
+    # data collection (REFERENCE 1.3)
+    num_iterations: int = 500
+    num_initial_steps: int = 2000
+    num_tasks_sample: int = 5
+    num_steps_prior: int = 400
+    num_steps_posterior: int = 0
+    num_extra_rl_steps_posterior: int = 600
+    num_train_steps_per_itr: int = 2000
+    replay_buffer_size: int = 1_000_000
+    # meta-test (REFERENCE 1.4)
+    num_exp_traj_eval: int = 2
+    num_eval_trajectories: int = 3
+    num_evals: int = 1
+    eval_every: int = 1
+    # run
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 2
+
+    def __post_init__(self) -> None:
+        positive = [
+            "n_train_tasks", "n_test_tasks", "latent_dim", "hidden_size", "hidden_layers",
+            "encoder_hidden_size", "encoder_hidden_layers", "meta_batch", "batch_size",
+            "embedding_batch_size", "num_iterations", "num_tasks_sample", "num_train_steps_per_itr",
+            "replay_buffer_size", "num_exp_traj_eval", "num_eval_trajectories", "num_evals",
+            "eval_every", "checkpoint_every", "keep_checkpoints",
+        ]  # fmt: skip
+        non_negative = [
+            "num_initial_steps", "num_steps_prior", "num_steps_posterior",
+            "num_extra_rl_steps_posterior", "reward_scale", "kl_lambda", "policy_mean_reg",
+            "policy_std_reg", "policy_pre_activation_reg", "seed",
+        ]  # fmt: skip
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _expected_type(f.type)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+                value = float(value)
+            if expected is not None and (
+                not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+            ):
+                raise ConfigError(
+                    f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}"
+                )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        for name in ["policy_lr", "qf_lr", "vf_lr", "context_lr", "discount", "soft_target_tau"]:
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.encoder not in ("mlp", "rnn-transitions", "rnn-trajectories"):
+            raise ConfigError(f"encoder must be mlp, rnn-transitions or rnn-trajectories, got {self.encoder!r}")
+        if self.kl_reduction not in ("sum", "mean"):
+            raise ConfigError(f"kl_reduction must be 'sum' or 'mean', got {self.kl_reduction!r}")
+        if self.meta_batch > self.n_train_tasks:
+            raise ConfigError(
+                f"meta_batch ({self.meta_batch}) cannot exceed n_train_tasks ({self.n_train_tasks})"
+            )
+        if self.num_exp_traj_eval > self.num_eval_trajectories:
+            raise ConfigError(
+                f"num_exp_traj_eval ({self.num_exp_traj_eval}) cannot exceed "
+                f"num_eval_trajectories ({self.num_eval_trajectories})"
+            )
+        if self.num_initial_steps == 0 and self.num_steps_prior + self.num_steps_posterior == 0:
+            raise ConfigError("no data would reach the encoder buffer: set num_initial_steps or num_steps_prior")
+        if not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
+
+    def replace(self, **changes: Any) -> PearlConfig:
+        """A copy with ``changes`` applied and validated; unknown names raise :class:`ConfigError`."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigError(f"unknown PEARL config field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PearlConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown PEARL config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @property
+    def test_return_index(self) -> int:
+        """Index (0-based) of the trajectory whose return the paper reports (after exploration)."""
+        return min(self.num_exp_traj_eval, self.num_eval_trajectories - 1)
+
+
+def _expected_type(annotation: Any) -> type | None:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return {"int": int, "float": float, "bool": bool, "str": str}.get(text, {
+        "EncoderKind": str, "KLReduction": str, "dict[str, Any]": dict,
+    }.get(text))  # fmt: skip
+
+
+# ---------------------------------------------------------------- presets
+
+_PAPER_COMMON: dict[str, Any] = dict(
+    latent_dim=5, hidden_size=300, hidden_layers=3, encoder_hidden_size=200, encoder_hidden_layers=3,
+    batch_size=256, num_iterations=500, discount=0.99, num_evals=1,
+)  # fmt: skip
+
+# REFERENCE 1.5, column by column.
+_PAPER: dict[str, dict[str, Any]] = {
+    "point-robot": dict(
+        n_train_tasks=80, n_test_tasks=20, meta_batch=16, num_initial_steps=200, num_tasks_sample=5,
+        num_steps_prior=200, num_steps_posterior=0, num_extra_rl_steps_posterior=200,
+        num_train_steps_per_itr=1000, embedding_batch_size=64, reward_scale=100.0, kl_lambda=0.1,
+        num_exp_traj_eval=1, num_eval_trajectories=3,
+    ),
+    "sparse-point-robot": dict(
+        n_train_tasks=80, n_test_tasks=20, meta_batch=16, num_initial_steps=200, num_tasks_sample=10,
+        num_steps_prior=100, num_steps_posterior=900, num_extra_rl_steps_posterior=0,
+        num_train_steps_per_itr=1000, embedding_batch_size=1024, reward_scale=100.0, kl_lambda=1.0,
+        num_exp_traj_eval=5, num_eval_trajectories=20, discount=0.90, sparse_rewards=True,
+    ),
+    "cheetah-vel": dict(
+        n_train_tasks=100, n_test_tasks=30, meta_batch=16, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=2000, embedding_batch_size=100, reward_scale=5.0, kl_lambda=0.1,
+    ),
+    "cheetah-dir": dict(
+        n_train_tasks=2, n_test_tasks=2, meta_batch=4, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=1000, num_steps_posterior=0, num_extra_rl_steps_posterior=1000,
+        num_train_steps_per_itr=2000, embedding_batch_size=256, reward_scale=5.0, kl_lambda=0.1,
+    ),
+    "ant-dir": dict(
+        n_train_tasks=2, n_test_tasks=2, meta_batch=4, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=4000, embedding_batch_size=256, reward_scale=5.0, kl_lambda=0.1,
+    ),
+    "ant-goal": dict(
+        n_train_tasks=150, n_test_tasks=30, meta_batch=10, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=4000, embedding_batch_size=256, reward_scale=5.0, kl_lambda=1.0,
+    ),
+    "humanoid-dir": dict(
+        n_train_tasks=100, n_test_tasks=30, meta_batch=16, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=4000, embedding_batch_size=256, reward_scale=5.0, kl_lambda=0.1,
+    ),
+    "walker-params": dict(
+        n_train_tasks=40, n_test_tasks=10, meta_batch=10, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=4000, embedding_batch_size=100, reward_scale=5.0, kl_lambda=0.1,
+        use_next_obs_in_context=True,
+    ),
+    "hopper-params": dict(
+        n_train_tasks=40, n_test_tasks=10, meta_batch=10, num_initial_steps=2000, num_tasks_sample=5,
+        num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
+        num_train_steps_per_itr=4000, embedding_batch_size=100, reward_scale=5.0, kl_lambda=0.1,
+        use_next_obs_in_context=True,
+    ),
+}  # fmt: skip
+_PAPER["ant-dir-random"] = dict(_PAPER["ant-dir"])
+
+# Quick CPU settings: smaller networks and iterations, same algorithm.
+_FAST: dict[str, dict[str, Any]] = {
+    "point-robot": dict(
+        n_train_tasks=40, n_test_tasks=10, hidden_size=64, hidden_layers=2, encoder_hidden_size=64,
+        encoder_hidden_layers=2, meta_batch=8, batch_size=128, embedding_batch_size=64,
+        num_iterations=40, num_initial_steps=200, num_tasks_sample=5, num_steps_prior=100,
+        num_extra_rl_steps_posterior=100, num_train_steps_per_itr=100, reward_scale=100.0,
+        kl_lambda=0.1, num_exp_traj_eval=1, num_eval_trajectories=3, eval_every=5,
+    ),
+    "sparse-point-robot": dict(
+        n_train_tasks=80, n_test_tasks=20, hidden_size=128, hidden_layers=2, encoder_hidden_size=128,
+        encoder_hidden_layers=2, meta_batch=16, batch_size=128, embedding_batch_size=256,
+        num_iterations=40, num_initial_steps=200, num_tasks_sample=10, num_steps_prior=100,
+        num_steps_posterior=400, num_extra_rl_steps_posterior=0, num_train_steps_per_itr=200,
+        reward_scale=100.0, kl_lambda=1.0, discount=0.90, sparse_rewards=True,
+        num_exp_traj_eval=5, num_eval_trajectories=20, eval_every=5,
+    ),
+}  # fmt: skip
+
+_TINY: dict[str, Any] = dict(
+    n_train_tasks=4, n_test_tasks=2, hidden_size=16, hidden_layers=2, encoder_hidden_size=16,
+    encoder_hidden_layers=1, meta_batch=2, batch_size=16, embedding_batch_size=8, num_iterations=2,
+    num_initial_steps=40, num_tasks_sample=2, num_steps_prior=20, num_steps_posterior=20,
+    num_extra_rl_steps_posterior=20, num_train_steps_per_itr=3, num_exp_traj_eval=1,
+    num_eval_trajectories=2, eval_every=1, replay_buffer_size=10_000,
+)  # fmt: skip
+
+PRESETS = ("paper", "fast", "tiny")
+
+
+def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
+    """The named preset for task distribution ``env`` (``paper``, ``fast`` or ``tiny``)."""
+    family = _family(env)
+    values: dict[str, Any] = {"env": env}
+    if name == "paper":
+        if family not in _PAPER:
+            raise ConfigError(f"no paper preset for {env!r}; paper presets exist for {', '.join(sorted(_PAPER))}")
+        values.update(_PAPER_COMMON)
+        values.update(_PAPER[family])
+    elif name == "fast":
+        if family in _FAST:
+            values.update(_FAST[family])
+        elif family in _PAPER:
+            values.update(_PAPER_COMMON)
+            values.update(_PAPER[family])
+            values.update(fast_mujoco_overrides())
+        else:
+            raise ConfigError(f"no fast preset for {env!r}")
+    elif name == "tiny":
+        base = _PAPER.get(family, {})
+        keep = ("sparse_rewards", "use_next_obs_in_context", "discount", "reward_scale", "kl_lambda")
+        values.update({k: v for k, v in base.items() if k in keep})
+        values.update(_TINY)
+        if base.get("n_train_tasks") == 2:  # fixed two-task splits
+            values.update(n_train_tasks=2, n_test_tasks=2)
+    else:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values.update(overrides)
+    try:
+        return PearlConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def fast_mujoco_overrides() -> dict[str, Any]:
+    """CPU-friendly changes applied to a MuJoCo paper preset by the ``fast`` preset."""
+    return dict(hidden_size=256, hidden_layers=2, encoder_hidden_size=128, encoder_hidden_layers=2,
+                num_train_steps_per_itr=500, eval_every=5)  # fmt: skip
+
+
+def _family(env: str) -> str:
+    """``cheetah-vel-v1`` -> ``cheetah-vel``."""
+    head, sep, tail = env.rpartition("-v")
+    return head if sep and tail.isdigit() else env

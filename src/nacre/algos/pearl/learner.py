@@ -1,0 +1,160 @@
+"""The PEARL learner: networks, optimisers and the target V; ``update`` is one gradient step.
+
+Gradient routing (REFERENCE 1.2): the encoder is trained only by the Q losses and the KL term; V,
+the policy and the target V see ``z.detach()``; the policy loss moves only the policy (the Q
+ensemble is evaluated with detached weights, so no discarded Q gradients are computed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nacre.algos.pearl import losses
+from nacre.algos.pearl.config import PearlConfig
+from nacre.buffers.context import context_dim
+from nacre.nn.distributions import Posterior
+from nacre.nn.encoders import RecurrentEncoder, TransitionEncoder
+from nacre.nn.mlp import MLP, EnsembleMLP
+from nacre.nn.policies import TanhGaussianPolicy
+from nacre.types import TransitionBatch
+
+
+class PearlNetworks(nn.Module):
+    """Encoder, policy, twin Q (one 2-member ensemble), V and target V."""
+
+    def __init__(self, cfg: PearlConfig, obs_dim: int, action_dim: int, gen: torch.Generator) -> None:
+        super().__init__()
+        cdim = context_dim(obs_dim, action_dim, cfg.use_next_obs_in_context)
+        prob = cfg.use_information_bottleneck
+        if cfg.encoder == "mlp":
+            self.encoder: nn.Module = TransitionEncoder(
+                cdim, cfg.latent_dim, cfg.encoder_hidden_size, cfg.encoder_hidden_layers, prob, gen
+            )
+        else:
+            self.encoder = RecurrentEncoder(cdim, cfg.latent_dim, cfg.encoder_hidden_size, prob, gen)
+        h, n, z = cfg.hidden_size, cfg.hidden_layers, cfg.latent_dim
+        self.policy = TanhGaussianPolicy(obs_dim, z, action_dim, h, n, gen)
+        self.qf = EnsembleMLP(2, obs_dim + action_dim + z, 1, h, n, gen)
+        self.vf = MLP(obs_dim + z, 1, h, n, gen)
+        self.target_vf = MLP(obs_dim + z, 1, h, n, gen)
+        self.target_vf.load_state_dict(self.vf.state_dict())
+        self.target_vf.requires_grad_(False)
+
+
+class PearlLearner:
+    """Owns the networks, optimisers and target network; stateless apart from them."""
+
+    def __init__(
+        self, cfg: PearlConfig, obs_dim: int, action_dim: int, init_gen: torch.Generator,
+        train_gen: torch.Generator,
+    ) -> None:  # fmt: skip
+        self.cfg = cfg
+        self.device = torch.device(cfg.device)
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        self.nets = PearlNetworks(cfg, obs_dim, action_dim, init_gen).to(self.device)
+        self.gen = train_gen
+        n = self.nets
+        self.optimizers = {
+            "policy": torch.optim.Adam(n.policy.parameters(), lr=cfg.policy_lr),
+            "qf": torch.optim.Adam(n.qf.parameters(), lr=cfg.qf_lr),
+            "vf": torch.optim.Adam(n.vf.parameters(), lr=cfg.vf_lr),
+            "context": torch.optim.Adam(n.encoder.parameters(), lr=cfg.context_lr),
+        }
+
+    # ------------------------------------------------------------------ inference
+    def infer_posterior(self, context: torch.Tensor) -> Posterior:
+        """q(z | c) for context ``[T, N, C]`` (N may be 0: the prior)."""
+        return self.nets.encoder(context.to(self.device))
+
+    def sample_z(self, posterior: Posterior) -> torch.Tensor:
+        """One z per task from a belief (the mean for the deterministic ablation)."""
+        return posterior.sample(self.gen) if self.cfg.use_information_bottleneck else posterior.mean
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = False) -> np.ndarray:
+        """Actions in [-1, 1] for observations ``[N, O]`` and latents ``[N, L]``."""
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        squeeze = obs_t.dim() == 1
+        if squeeze:
+            obs_t, z = obs_t[None], z.reshape(1, -1)
+        out = self.nets.policy(obs_t, z.to(self.device), self.gen, deterministic)
+        action = out.action.cpu().numpy()
+        return action[0] if squeeze else action
+
+    # ------------------------------------------------------------------ training
+    def update(self, batch: TransitionBatch, context: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One PEARL gradient step on ``T`` tasks; returns detached metric tensors."""
+        cfg, n = self.cfg, self.nets
+        t, b = batch.obs.shape[:2]
+        flat = lambda x: x.reshape(t * b, -1)
+        obs, actions, next_obs = flat(batch.obs), flat(batch.actions), flat(batch.next_obs)
+        rewards, terminated = flat(batch.rewards), flat(batch.terminated)
+
+        posterior = n.encoder(context)
+        z_task = self.sample_z(posterior)
+        z = z_task.repeat_interleave(b, dim=0)  # [T*B, L], task-major like the batch
+        zd = z.detach()
+
+        # critic + encoder: L_Q + L_KL
+        with torch.no_grad():
+            next_v = n.target_vf(torch.cat([next_obs, z], -1))
+        target = losses.q_target(rewards, terminated, next_v, cfg.reward_scale, cfg.discount)
+        q_pred = n.qf(torch.cat([obs, actions, z], -1))
+        loss_q, metrics = losses.q_loss(q_pred, target)
+        loss = loss_q
+        if cfg.use_information_bottleneck:
+            loss_kl, kl_metrics = losses.kl_loss(posterior, cfg.kl_lambda, cfg.kl_reduction)
+            loss = loss + loss_kl
+            metrics.update(kl_metrics)
+        self.optimizers["qf"].zero_grad(set_to_none=True)
+        self.optimizers["context"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["qf"].step()
+        self.optimizers["context"].step()
+
+        # value function, against the updated critics (SAC-v1 order of the reference)
+        sample = n.policy(obs, zd, self.gen)
+        min_q = n.qf(torch.cat([obs, sample.action, zd], -1), detach_params=True).min(0).values
+        v_pred = n.vf(torch.cat([obs, zd], -1))
+        loss_v, v_metrics = losses.v_loss(v_pred, min_q, sample.log_prob)
+        self.optimizers["vf"].zero_grad(set_to_none=True)
+        loss_v.backward()
+        self.optimizers["vf"].step()
+        self.soft_update_target()
+
+        # policy
+        loss_pi, pi_metrics = losses.policy_loss(
+            sample, min_q, cfg.policy_mean_reg, cfg.policy_std_reg, cfg.policy_pre_activation_reg
+        )
+        self.optimizers["policy"].zero_grad(set_to_none=True)
+        loss_pi.backward()
+        self.optimizers["policy"].step()
+
+        metrics.update(v_metrics)
+        metrics.update(pi_metrics)
+        metrics["stats/z_mean_abs"] = posterior.mean.detach().abs().mean()
+        metrics["stats/z_std"] = posterior.var.detach().sqrt().mean()
+        return metrics
+
+    @torch.no_grad()
+    def soft_update_target(self) -> None:
+        """Vbar <- (1 - tau) Vbar + tau V."""
+        tau = self.cfg.soft_target_tau
+        for tp, p in zip(self.nets.target_vf.parameters(), self.nets.vf.parameters(), strict=True):
+            tp.lerp_(p, tau)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "networks": self.nets.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.nets.load_state_dict(state["networks"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])

@@ -1,0 +1,174 @@
+"""A PEARL run's full state (learner, buffers, RNGs, counters) and one meta-training iteration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from nacre.algos.pearl.adapter import PearlAdapter
+from nacre.algos.pearl.collect import PearlCollector
+from nacre.algos.pearl.config import PearlConfig
+from nacre.algos.pearl.learner import PearlLearner
+from nacre.algos.pearl.sampling import sample_context, sample_rl_batch
+from nacre.buffers.replay import MultiTaskReplayBuffer
+from nacre.envs.base import TaskSplit, task_to_json
+from nacre.envs.registry import make_distribution
+from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
+from nacre.seeding import SeedTree
+from nacre.types import Trajectory
+
+Progress = Callable[[str, int], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a parameter became NaN/inf."""
+
+
+class PearlTrainer:
+    """Everything a PEARL run needs between two iterations; checkpointable with ``state_dict``."""
+
+    algorithm = "pearl"
+
+    def __init__(self, cfg: PearlConfig) -> None:
+        self.cfg = cfg
+        self.distribution = make_distribution(cfg.env, **cfg.env_kwargs)
+        self.split: TaskSplit = self.distribution.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)
+        self.episode_length = self.distribution.episode_length
+        probe = self.distribution.make_env(self.split.train[0])
+        if not isinstance(probe.action_space, gym.spaces.Box):
+            raise ValueError(f"{cfg.env} has a non-continuous action space; PEARL needs Box actions")
+        self.obs_dim = int(np.prod(probe.observation_space.shape))
+        self.action_dim = int(np.prod(probe.action_space.shape))
+        probe.close()
+        self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
+        self.learner = PearlLearner(cfg, self.obs_dim, self.action_dim, self.seeds.torch_init,
+                                    self.seeds.torch_train)  # fmt: skip
+        self.rl_buffer = MultiTaskReplayBuffer(self.obs_dim, self.action_dim, cfg.replay_buffer_size)
+        self.enc_buffer = MultiTaskReplayBuffer(self.obs_dim, self.action_dim, cfg.replay_buffer_size)
+        self._envs: dict[int, gym.Env] = {}
+        self.collector = PearlCollector(cfg, self.learner, self._train_env, self.rl_buffer, self.enc_buffer,
+                                        self.episode_length)  # fmt: skip
+        self.iteration = 0  # completed iterations
+        self.env_steps = 0
+        self.grad_steps = 0
+        self.train_seconds = 0.0
+
+    def _train_env(self, task: int) -> gym.Env:
+        if task not in self._envs:
+            self._envs[task] = self.distribution.make_env(self.split.train[task])
+        return self._envs[task]
+
+    # ------------------------------------------------------------------ one iteration
+    def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
+        """Collect data (REFERENCE 1.3), take ``num_train_steps_per_itr`` gradient steps, return metrics."""
+        cfg, seeds = self.cfg, self.seeds
+        start = time.perf_counter()
+        collected: dict[str, list[Trajectory]] = {"initial": [], "prior": [], "posterior": [], "extra": []}
+        if self.iteration == 0:
+            collected["initial"] = self.collector.initial(list(range(cfg.n_train_tasks)), seeds.collect, seeds.buffer)
+        for _ in range(cfg.num_tasks_sample):
+            task = int(seeds.collect.integers(cfg.n_train_tasks))
+            for phase, trajs in self.collector.iteration(task, seeds.collect, seeds.buffer).items():
+                collected[phase] += trajs
+        new_steps = sum(len(t) for trajs in collected.values() for t in trajs)
+        self.env_steps += new_steps
+        collect_seconds = time.perf_counter() - start
+
+        train_start = time.perf_counter()
+        step_metrics: list[dict[str, torch.Tensor]] = []
+        device = self.learner.device
+        for _ in range(cfg.num_train_steps_per_itr):
+            tasks = seeds.buffer.choice(cfg.n_train_tasks, size=cfg.meta_batch, replace=False)
+            context = sample_context(self.enc_buffer, tasks, cfg, seeds.buffer, device)
+            batch = sample_rl_batch(self.rl_buffer, tasks, cfg.batch_size, seeds.buffer, device)
+            step_metrics.append(self.learner.update(batch, context))
+            self.grad_steps += 1
+            if progress is not None:
+                progress("grad_steps", 1)
+        train_seconds = time.perf_counter() - train_start
+        metrics = {k: torch.stack([m[k] for m in step_metrics]).mean().item() for k in step_metrics[0]}
+        self._check_finite(metrics)
+
+        sparse = cfg.sparse_rewards
+        for phase in ("prior", "posterior", "extra"):
+            if collected[phase]:
+                metrics[f"returns/train_{phase}"] = float(np.mean([t.episode_return(sparse) for t in collected[phase]]))
+        self.iteration += 1
+        elapsed = time.perf_counter() - start
+        self.train_seconds += elapsed
+        metrics.update({
+            "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps,
+            "time/wall_clock": self.train_seconds, "time/grad_steps_per_second": cfg.num_train_steps_per_itr / train_seconds,
+            "time/env_steps_per_second": new_steps / max(collect_seconds, 1e-9),
+            "memory/replay_bytes": self.rl_buffer.nbytes() + self.enc_buffer.nbytes(),
+        })  # fmt: skip
+        return metrics
+
+    def _check_finite(self, metrics: dict[str, float]) -> None:
+        bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+        if not bad:
+            bad = [name for name, p in self.learner.nets.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingDiverged(
+                f"non-finite values ({', '.join(bad[:3])}) in iteration {self.iteration + 1}; "
+                "training stopped, the last checkpoint is intact"
+            )
+
+    # ------------------------------------------------------------------ meta-test
+    def evaluate(
+        self, tasks: str = "test", num_runs: int | None = None, num_trajectories: int | None = None,
+        rng: np.random.Generator | None = None, progress: Progress | None = None,
+    ) -> AdaptationResult:  # fmt: skip
+        """Adaptation curves on the ``test`` (or ``train``) tasks, REFERENCE 1.4."""
+        cfg = self.cfg
+        task_list = self.split.test if tasks == "test" else self.split.train
+        return adaptation_curves(
+            PearlAdapter(self.learner, deterministic=True), task_list, self.distribution.make_env,
+            num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
+            rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards,
+            progress=(lambda n: progress("eval_tasks", n)) if progress else None,
+        )  # fmt: skip
+
+    def eval_metrics(self, result: AdaptationResult) -> dict[str, float]:
+        """Scalars for the log: per-trajectory test returns, the paper's number, prior-only return."""
+        curve = result.returns.mean(axis=(0, 1))
+        out = {f"returns/test_traj_{k + 1}": float(v) for k, v in enumerate(curve)}
+        out["returns/test"] = float(curve[self.cfg.test_return_index])
+        out["returns/test_prior_only"] = float(curve[0])
+        if self.distribution.has_sparse_reward:
+            success = result.success.mean(axis=(0, 1))
+            out.update({f"success/test_traj_{k + 1}": float(v) for k, v in enumerate(success)})
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "algorithm": self.algorithm,
+            "config": self.cfg.to_dict(),
+            "distribution": self.distribution.id,
+            "tasks": {"train": [task_to_json(t) for t in self.split.train],
+                      "test": [task_to_json(t) for t in self.split.test]},
+            "learner": self.learner.state_dict(),
+            "buffers": {"rl": self.rl_buffer.state_dict(), "encoder": self.enc_buffer.state_dict()},
+            "rng": self.seeds.get_state(),
+            "counters": {"iteration": self.iteration, "env_steps": self.env_steps,
+                         "grad_steps": self.grad_steps, "train_seconds": self.train_seconds},
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
+        """Restore a run; ``weights_only`` restores just the networks (enough for evaluation)."""
+        self.learner.load_state_dict(state["learner"])
+        if weights_only:
+            self.iteration = int(state["counters"]["iteration"])
+            return
+        self.rl_buffer.load_state_dict(state["buffers"]["rl"])
+        self.enc_buffer.load_state_dict(state["buffers"]["encoder"])
+        self.seeds.set_state(state["rng"])
+        c = state["counters"]
+        self.iteration, self.env_steps = int(c["iteration"]), int(c["env_steps"])
+        self.grad_steps, self.train_seconds = int(c["grad_steps"]), float(c["train_seconds"])

@@ -1,0 +1,1 @@
+"""One meta-test protocol for every method: explore -> adapt -> evaluate, returning arrays."""

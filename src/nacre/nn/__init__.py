@@ -1,0 +1,1 @@
+"""Networks: MLPs (single and ensembled), the tanh-Gaussian policy, critics and context encoders."""

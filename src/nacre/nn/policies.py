@@ -1,0 +1,27 @@
+"""The z-conditioned tanh-Gaussian policy pi(a | s, z)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nacre.nn.distributions import TanhGaussianSample, tanh_gaussian_sample
+from nacre.nn.mlp import MLP
+
+
+class TanhGaussianPolicy(nn.Module):
+    """MLP trunk with two linear heads: mean and log-std (clamped to [-20, 2])."""
+
+    def __init__(
+        self, obs_dim: int, latent_dim: int, action_dim: int, hidden: int, layers: int,
+        gen: torch.Generator | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.net = MLP(obs_dim + latent_dim, action_dim, hidden, layers, gen)
+        self.log_std = MLP(hidden, action_dim, hidden, 0, gen)  # a single linear layer, reference init
+
+    def forward(
+        self, obs: torch.Tensor, z: torch.Tensor, gen: torch.Generator | None = None, deterministic: bool = False
+    ) -> TanhGaussianSample:
+        h = self.net.trunk(torch.cat([obs, z], dim=-1))
+        return tanh_gaussian_sample(self.net.out(h), self.log_std(h), gen, deterministic)

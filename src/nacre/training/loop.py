@@ -1,0 +1,128 @@
+"""Run directories and the meta-training loop: iterate, log, evaluate, checkpoint, resume.
+
+A run directory holds ``config.json`` (the resolved config), ``tasks.json``, ``progress.jsonl`` /
+``progress.csv``, ``tb/`` (TensorBoard) and ``checkpoints/iter_NNNNNN.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nacre import __version__
+from nacre.algos.pearl.config import PearlConfig
+from nacre.algos.pearl.trainer import PearlTrainer, Progress
+from nacre.logging import RunLogger
+from nacre.training.checkpoint import (
+    CheckpointError,
+    atomic_write_bytes,
+    checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+
+#: config fields that may differ between a checkpoint and the config that loads it
+RUN_ONLY_FIELDS = frozenset({"device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
+                             "num_evals", "num_eval_trajectories"})  # fmt: skip
+
+
+class RunDirError(RuntimeError):
+    """The run directory cannot be used as asked (it would overwrite a run, or holds none)."""
+
+
+def write_run_files(run_dir: Path, trainer: PearlTrainer) -> None:
+    """Create a new run directory; refuse to reuse one that already holds a run."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").exists() or list_checkpoints(run_dir / "checkpoints"):
+        raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
+            "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict()}  # fmt: skip
+    atomic_write_bytes(run_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
+    tasks = {"train": [dict(t) for t in trainer.split.train], "test": [dict(t) for t in trainer.split.test]}
+    atomic_write_bytes(run_dir / "tasks.json", (json.dumps(tasks, indent=1) + "\n").encode())
+
+
+def read_run_config(run_dir: Path) -> PearlConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise RunDirError(f"{run_dir} is not a nacre run directory (no config.json)")
+    try:
+        meta = json.loads(path.read_text())
+        return PearlConfig.from_dict(meta["config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RunDirError(f"{path} is unreadable: {exc}") from None
+
+
+def check_compatible(saved: dict[str, Any], cfg: PearlConfig, source: Path) -> None:
+    """Raise :class:`CheckpointError` if a checkpoint's config differs from ``cfg`` in a model field."""
+    if saved.get("algorithm") != "pearl":
+        raise CheckpointError(f"{source} is a {saved.get('algorithm')!r} checkpoint, not a PEARL one")
+    theirs = saved.get("config", {})
+    mine = cfg.to_dict()
+    diffs = [f"{k}: checkpoint {theirs.get(k)!r} vs run {mine[k]!r}" for k in mine
+             if k not in RUN_ONLY_FIELDS and theirs.get(k) != mine[k]]  # fmt: skip
+    if diffs:
+        raise CheckpointError(f"{source} comes from an incompatible config ({'; '.join(diffs[:3])})")
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    found = list_checkpoints(Path(run_dir) / "checkpoints")
+    if not found:
+        raise RunDirError(f"{run_dir} has no checkpoints")
+    return found[-1][1]
+
+
+def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | None = None,
+                 weights_only: bool = False) -> PearlTrainer:  # fmt: skip
+    """Rebuild a trainer from a run directory and restore a checkpoint (the newest by default)."""
+    cfg = read_run_config(run_dir)
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
+    state = load_checkpoint(path, map_location=cfg.device)
+    check_compatible(state, cfg, path)
+    trainer = PearlTrainer(cfg)
+    try:
+        trainer.load_state_dict(state, weights_only=weights_only)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path} does not fit this run: {str(exc).splitlines()[0][:160]}") from None
+    return trainer
+
+
+def train(
+    trainer: PearlTrainer,
+    run_dir: Path,
+    resumed: bool = False,
+    progress: Progress | None = None,
+    on_iteration: Callable[[int, dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+    tensorboard: bool = True,
+) -> dict[str, float]:
+    """Meta-train until ``cfg.num_iterations`` (or ``stop_after`` more iterations); returns the last metrics."""
+    cfg = trainer.cfg
+    run_dir = Path(run_dir)
+    if not resumed:
+        write_run_files(run_dir, trainer)
+    logger = RunLogger(run_dir, resume_after=trainer.iteration if resumed else None, tensorboard=tensorboard)
+    metrics: dict[str, float] = {}
+    target = cfg.num_iterations if stop_after is None else min(cfg.num_iterations, trainer.iteration + stop_after)
+    try:
+        while trainer.iteration < target:
+            metrics = trainer.train_iteration(progress)
+            it = trainer.iteration
+            if it % cfg.eval_every == 0 or it == cfg.num_iterations:
+                metrics.update(trainer.eval_metrics(trainer.evaluate(progress=progress)))
+            logger.log(it, metrics)
+            if it % cfg.checkpoint_every == 0 or it == target:
+                save_checkpoint(checkpoint_path(run_dir / "checkpoints", it), trainer.state_dict())
+                prune_checkpoints(run_dir / "checkpoints", cfg.keep_checkpoints)
+            if on_iteration is not None:
+                on_iteration(it, metrics)
+    finally:
+        logger.close()
+    return metrics
