@@ -34,11 +34,17 @@ class RunDirError(RuntimeError):
     """The run directory cannot be used as asked (it would overwrite a run, or holds none)."""
 
 
-def write_run_files(run_dir: Path, trainer: PearlTrainer) -> None:
-    """Create a new run directory; refuse to reuse one that already holds a run."""
+def check_new_run_dir(run_dir: Path) -> None:
+    """Refuse a directory that already holds a run (nothing of it may be overwritten)."""
     run_dir = Path(run_dir)
     if (run_dir / "config.json").exists() or list_checkpoints(run_dir / "checkpoints"):
         raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+
+
+def write_run_files(run_dir: Path, trainer: PearlTrainer) -> None:
+    """Create a new run directory; refuse to reuse one that already holds a run."""
+    run_dir = Path(run_dir)
+    check_new_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
             "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict()}  # fmt: skip

@@ -103,7 +103,8 @@ class PearlTrainer:
         self.train_seconds += elapsed
         metrics.update({
             "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps,
-            "time/wall_clock": self.train_seconds, "time/grad_steps_per_second": cfg.num_train_steps_per_itr / train_seconds,
+            "time/wall_clock": self.train_seconds,
+            "time/grad_steps_per_second": cfg.num_train_steps_per_itr / train_seconds,
             "time/env_steps_per_second": new_steps / max(collect_seconds, 1e-9),
             "memory/replay_bytes": self.rl_buffer.nbytes() + self.enc_buffer.nbytes(),
         })  # fmt: skip
@@ -163,12 +164,11 @@ class PearlTrainer:
     def load_state_dict(self, state: dict[str, Any], weights_only: bool = False) -> None:
         """Restore a run; ``weights_only`` restores just the networks (enough for evaluation)."""
         self.learner.load_state_dict(state["learner"])
+        c = state["counters"]
+        self.iteration, self.env_steps = int(c["iteration"]), int(c["env_steps"])
+        self.grad_steps, self.train_seconds = int(c["grad_steps"]), float(c["train_seconds"])
         if weights_only:
-            self.iteration = int(state["counters"]["iteration"])
             return
         self.rl_buffer.load_state_dict(state["buffers"]["rl"])
         self.enc_buffer.load_state_dict(state["buffers"]["encoder"])
         self.seeds.set_state(state["rng"])
-        c = state["counters"]
-        self.iteration, self.env_steps = int(c["iteration"]), int(c["env_steps"])
-        self.grad_steps, self.train_seconds = int(c["grad_steps"]), float(c["train_seconds"])

@@ -1,0 +1,285 @@
+"""The ``nacre`` command: train, eval, plot, list.
+
+Every PEARL config field is a flag of ``nacre train pearl`` (``--meta-batch 8``), generated from
+:class:`~nacre.algos.pearl.config.PearlConfig`, so defaults live in one place: the chosen preset.
+User errors print one line ``nacre: error: ...`` and exit with status 2; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nacre import __version__
+
+
+class UserError(Exception):
+    """A problem with what the user asked for (exit status 2, no traceback)."""
+
+
+def _parse_value(text: str, kind: str) -> Any:
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind.startswith("dict"):
+        out: dict[str, Any] = {}
+        for item in filter(None, text.split(",")):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise argparse.ArgumentTypeError(f"expected key=value[,key=value], got {text!r}")
+            try:
+                out[key] = json.loads(value)
+            except json.JSONDecodeError:
+                out[key] = value
+        return out
+    return text
+
+
+def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
+    from nacre.algos.pearl.config import PearlConfig
+
+    group = parser.add_argument_group("PEARL config (override the preset)")
+    for f in fields(PearlConfig):
+        if f.name in skip:
+            continue
+        kind = f.type if isinstance(f.type, str) else f.type.__name__
+        kind = {"EncoderKind": "str", "KLReduction": "str"}.get(kind, kind)
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
+            type=lambda s, k=kind, n=f.name: _typed(s, k, n),
+        )
+
+
+def _typed(text: str, kind: str, name: str) -> Any:
+    try:
+        return _parse_value(text, kind)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')}: {exc}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nacre", description="Meta-reinforcement learning: PEARL and MACAW.")
+    parser.add_argument("--version", action="version", version=f"nacre {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="meta-train an agent (or --resume a run)")
+    train.add_argument("algorithm", nargs="?", choices=["pearl"], help="algorithm")
+    train.add_argument("distribution", nargs="?", help="task distribution id, e.g. sparse-point-robot")
+    train.add_argument("--preset", default="fast", help="paper | fast | tiny (default: fast)")
+    train.add_argument("--run-dir", type=Path, default=None, help="where to write the run (default: runs/...)")
+    train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue a stopped run")
+    train.add_argument("--iterations", type=int, default=None, help="stop after this many more iterations")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
+    _config_flags(train, skip=("env",))
+
+    ev = sub.add_parser("eval", help="adaptation curves of a trained run on held-out tasks")
+    ev.add_argument("run_dir", type=Path)
+    ev.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: the newest)")
+    ev.add_argument("--runs", type=int, default=None, help="independent runs per task (default: config num_evals)")
+    ev.add_argument("--trajectories", type=int, default=None, help="trajectories per run (adaptation curve length)")
+    ev.add_argument("--tasks", choices=["test", "train"], default="test")
+    ev.add_argument("--device", default=None)
+    ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    ev.add_argument("--no-progress", action="store_true")
+
+    plot = sub.add_parser("plot", help="learning and adaptation curves of one or more runs (PNG)")
+    plot.add_argument("run_dirs", type=Path, nargs="+")
+    plot.add_argument("--out", type=Path, default=None, help="PNG path (default: <first run>/curves.png)")
+    plot.add_argument("--label", action="append", default=None, help="legend label per group of runs")
+
+    sub.add_parser("list", help="task distributions and presets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from nacre.algos.pearl.config import ConfigError
+    from nacre.algos.pearl.trainer import TrainingDiverged
+    from nacre.envs.registry import UnknownTaskDistribution
+    from nacre.training.checkpoint import CheckpointError
+    from nacre.training.loop import RunDirError
+
+    handlers = {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot, "list": _cmd_list}
+    try:
+        return handlers[args.command](args)
+    except (UserError, ConfigError, UnknownTaskDistribution, CheckpointError, RunDirError) as exc:
+        print(f"nacre: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"nacre: training diverged: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nacre: interrupted; the last checkpoint is intact (nacre train --resume RUN_DIR)", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------------- train
+def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nacre.algos.pearl.config import preset
+    from nacre.algos.pearl.trainer import PearlTrainer
+    from nacre.training.loop import load_trainer, train
+
+    overrides = _config_overrides(args)
+    if args.resume is not None:
+        if args.algorithm or args.distribution:
+            raise UserError("--resume continues an existing run: give no algorithm or distribution")
+        allowed = {"device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints"}
+        bad = sorted(set(overrides) - allowed)
+        if bad:
+            raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
+        trainer = load_trainer(args.resume, device=overrides.pop("device", None))
+        if overrides:
+            trainer.cfg = trainer.cfg.replace(**overrides)
+            trainer.learner.cfg = trainer.collector.cfg = trainer.cfg
+        run_dir, resumed = args.resume, True
+    else:
+        if args.algorithm is None or args.distribution is None:
+            raise UserError("usage: nacre train pearl <task-distribution> [--preset ...] (or --resume RUN_DIR)")
+        from nacre.envs.registry import make_distribution
+
+        make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
+        cfg = preset(args.preset, args.distribution, **overrides)
+        run_dir = args.run_dir or Path("runs") / (
+            f"pearl-{args.distribution}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        )
+        from nacre.training.loop import check_new_run_dir
+
+        check_new_run_dir(run_dir)
+        trainer = PearlTrainer(cfg)
+        resumed = False
+    cfg = trainer.cfg
+    print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iterations "
+          f"(starting at {trainer.iteration}), device {cfg.device}", file=sys.stderr)  # fmt: skip
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        total = cfg.num_iterations * cfg.num_train_steps_per_itr
+        bar = tqdm(total=total, initial=trainer.iteration * cfg.num_train_steps_per_itr, unit="step",
+                   desc="meta-train", mininterval=1.0, dynamic_ncols=True)  # fmt: skip
+
+    def progress(kind: str, n: int) -> None:
+        if bar is not None and kind == "grad_steps":
+            bar.update(n)
+
+    def on_iteration(it: int, metrics: dict[str, float]) -> None:
+        if bar is not None and "returns/test" in metrics:
+            bar.set_postfix(test_return=f"{metrics['returns/test']:.2f}", env_steps=int(metrics["time/env_steps"]))
+
+    try:
+        train(trainer, run_dir, resumed=resumed, progress=progress, on_iteration=on_iteration,
+              stop_after=args.iterations, tensorboard=not args.no_tensorboard)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    if trainer.iteration >= cfg.num_iterations:
+        result = trainer.evaluate(rng=np.random.default_rng(cfg.seed + 1))
+        _save_eval(run_dir, trainer, result, tag="final")
+        print(_format_curve(trainer, result))
+    print(f"nacre: run saved in {run_dir}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- eval
+def _save_eval(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
+    from nacre.training.checkpoint import atomic_write_bytes
+
+    out_dir = Path(run_dir) / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"adaptation_iter{trainer.iteration:06d}_{tag}.npz"
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **result.to_dict(), iteration=trainer.iteration, env_steps=trainer.env_steps)
+    atomic_write_bytes(path, buf.getvalue())
+    summary = {"iteration": trainer.iteration, "env_steps": trainer.env_steps,
+               "test_return_index": trainer.cfg.test_return_index,
+               "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
+               "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist()}  # fmt: skip
+    atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
+    return path
+
+
+def _format_curve(trainer: Any, result: Any) -> str:
+    mean = result.returns.mean(axis=(0, 1))
+    sem = result.returns.mean(axis=0).std(axis=0) / max(1, np.sqrt(result.returns.shape[1]))
+    lines = [f"adaptation on {result.returns.shape[1]} held-out tasks x {result.returns.shape[0]} runs "
+             f"(iteration {trainer.iteration}, {trainer.env_steps} env steps):",
+             "  traj  return (mean +- s.e.)" + ("  success" if trainer.distribution.has_sparse_reward else "")]
+    for k, (m, s) in enumerate(zip(mean, sem, strict=True)):
+        succ = f"  {result.success[:, :, k].mean():6.0%}" if trainer.distribution.has_sparse_reward else ""
+        mark = "  <- reported (after exploration)" if k == trainer.cfg.test_return_index else ""
+        lines.append(f"  {k + 1:4d}  {m:9.3f} +- {s:.3f}{succ}{mark}")
+    return "\n".join(lines)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from nacre.training.loop import load_trainer
+
+    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    n_tasks = len(trainer.split.test if args.tasks == "test" else trainer.split.train)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_tasks, unit="task", desc="meta-test", mininterval=1.0)
+    for name, value in (("--runs", args.runs), ("--trajectories", args.trajectories)):
+        if value is not None and value <= 0:
+            raise UserError(f"{name} must be positive, got {value}")
+    result = trainer.evaluate(
+        args.tasks, args.runs, args.trajectories, rng=np.random.default_rng(args.seed),
+        progress=(lambda kind, n: bar.update(n)) if bar else None,
+    )
+    if bar is not None:
+        bar.close()
+    path = _save_eval(args.run_dir, trainer, result, tag=args.tasks)
+    print(_format_curve(trainer, result))
+    print(f"nacre: saved {path}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- plot / list
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from nacre.evaluation.plots import plot_runs
+
+    out = args.out or Path(args.run_dirs[0]) / "curves.png"
+    plot_runs(args.run_dirs, out, labels=args.label)
+    print(f"nacre: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from nacre.algos.pearl.config import PRESETS
+    from nacre.envs.registry import make_distribution, registered_ids
+
+    print("task distributions:")
+    for dist_id in registered_ids():
+        print(f"  {make_distribution(dist_id).describe()}")
+    print(f"PEARL presets: {', '.join(PRESETS)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
