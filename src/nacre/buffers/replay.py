@@ -88,11 +88,10 @@ class TaskReplayBuffer:
         """Indices of whole consecutive episodes in temporal order, cut to ``n`` rows."""
         if self._size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
-        starts = [s for s in self._episode_starts if s < self._size]
-        start = int(starts[rng.integers(len(starts))]) if starts else 0
         oldest = self._next if self._size == self.capacity else 0
-        offset = (start - oldest) % self._size  # position of start in age order
-        offset = min(offset, max(0, self._size - n))  # keep the window inside stored data
+        offsets = [(s - oldest) % self.capacity for s in self._episode_starts if s < self._size]
+        fitting = [o for o in offsets if o + n <= self._size]  # episode starts with n rows after them
+        offset = int(fitting[rng.integers(len(fitting))]) if fitting else 0
         ages = offset + np.arange(min(n, self._size))
         return (oldest + ages) % self.capacity if self._size == self.capacity else ages
 

@@ -53,7 +53,9 @@ class RecurrentEncoder(nn.Module):
         self.latent_dim = latent_dim
         self.probabilistic = probabilistic
         self.embed = MLP(context_dim, hidden, hidden, 1, gen)
-        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        with torch.device("meta"):  # no draw from the global RNG; initialised from ``gen`` below
+            gru = nn.GRU(hidden, hidden, batch_first=True)
+        self.gru = gru.to_empty(device="cpu")
         bound = 1.0 / hidden**0.5
         with torch.no_grad():
             for p in self.gru.parameters():

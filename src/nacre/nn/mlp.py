@@ -10,6 +10,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 HIDDEN_BIAS = 0.1
 OUTPUT_INIT = 3e-3
@@ -29,8 +30,9 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         dims = [in_dim] + [hidden] * layers
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
-        self.out = nn.Linear(dims[-1], out_dim)
+        # skip_init: torch's default init would draw from the global RNG; ours uses ``gen`` only
+        self.hidden = nn.ModuleList(skip_init(nn.Linear, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.out = skip_init(nn.Linear, dims[-1], out_dim)
         for layer in self.hidden:
             _fanin_(layer.weight, layer.in_features, gen)
             nn.init.constant_(layer.bias, HIDDEN_BIAS)
