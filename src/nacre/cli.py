@@ -113,14 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from nacre.algos.pearl.config import ConfigError
     from nacre.algos.pearl.trainer import TrainingDiverged
-    from nacre.envs.registry import UnknownTaskDistribution
+    from nacre.envs.registry import TaskDistributionError
     from nacre.training.checkpoint import CheckpointError
     from nacre.training.loop import RunDirError
 
     handlers = {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot, "list": _cmd_list}
     try:
         return handlers[args.command](args)
-    except (UserError, ConfigError, UnknownTaskDistribution, CheckpointError, RunDirError) as exc:
+    except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError) as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:

@@ -60,5 +60,5 @@ def test_env_contract_and_registry():
         assert dist_id in registered_ids()
     with pytest.raises(UnknownTaskDistribution, match="unknown task distribution 'nope'"):
         make_distribution("nope")
-    with pytest.raises(ValueError, match="goal_radius must be positive"):
+    with pytest.raises(ValueError, match="bad arguments.*goal_radius must be positive"):
         make_distribution("sparse-point-robot", goal_radius=-1)

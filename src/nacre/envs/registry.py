@@ -20,7 +20,11 @@ _REGISTRY: dict[str, dict[int, Factory]] = {}
 _ID = re.compile(r"^(?P<name>.+?)-v(?P<version>\d+)$")
 
 
-class UnknownTaskDistribution(ValueError):
+class TaskDistributionError(ValueError):
+    """A task distribution cannot be built as asked."""
+
+
+class UnknownTaskDistribution(TaskDistributionError):
     """Raised for an id that names no registered family."""
 
 
@@ -58,8 +62,8 @@ def make_distribution(spec: str, **kwargs: Any) -> TaskDistribution:
 def _construct(spec: str, factory: Factory, kwargs: dict[str, Any]) -> TaskDistribution:
     try:
         dist = factory(**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for task distribution {spec!r}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise TaskDistributionError(f"bad arguments for task distribution {spec!r}: {exc}") from None
     if not isinstance(dist, TaskDistribution):
         raise UnknownTaskDistribution(f"{spec!r} did not build a TaskDistribution")
     return dist

@@ -117,7 +117,7 @@ class PearlTrainer:
         if bad:
             raise TrainingDiverged(
                 f"non-finite values ({', '.join(bad[:3])}) in iteration {self.iteration + 1}; "
-                "training stopped, the last checkpoint is intact"
+                "training stopped; checkpoints of earlier iterations are intact"
             )
 
     # ------------------------------------------------------------------ meta-test

@@ -10,7 +10,9 @@ subclass compute its reward from the simulator state. The time limit lives insid
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import mujoco
@@ -25,7 +27,8 @@ class TaskEnvMixin:
     """Task switching, action clipping, stepping and the internal time limit.
 
     Must come before the Gymnasium MuJoCo class in the bases; the subclass calls
-    :meth:`_init_task_env` at the end of its ``__init__`` and implements :meth:`set_task`.
+    :meth:`_init_task_env` right after the Gymnasium constructor, implements :meth:`set_task` and
+    :meth:`step` (using :meth:`_simulate` and :meth:`_tick`).
     """
 
     # Provided by gymnasium's MujocoEnv.
@@ -79,6 +82,31 @@ class TaskEnvMixin:
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._elapsed_steps = 0
         return super().reset(seed=seed, options=options)  # type: ignore[misc]
+
+
+@contextmanager
+def quiet_settotalmass_warning() -> Iterator[None]:
+    """Drop MuJoCo's deprecation warning for the ``settotalmass`` compiler attribute while in the block.
+
+    Gymnasium's ``half_cheetah.xml`` uses that attribute, and MuJoCo >= 3.3 reports it on every load, to
+    stderr and appended to ``MUJOCO_LOG.TXT`` in the working directory. Only that message is dropped; any
+    other MuJoCo warning raised in the block goes to the previous handler (or becomes a Python warning).
+    """
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message: str) -> None:
+        if "settotalmass" in message:
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(handler)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def as_float(value: Any, key: str) -> float:

@@ -16,13 +16,21 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.spaces import Box
 from gymnasium.utils import EzPickle
 
 from nacre.envs.base import Task, TaskDistribution
-from nacre.envs.mujoco._common import EPISODE_LENGTH, FixedSplitMixin, TaskEnvMixin, as_float, require
+from nacre.envs.mujoco._common import (
+    EPISODE_LENGTH,
+    FixedSplitMixin,
+    TaskEnvMixin,
+    as_float,
+    quiet_settotalmass_warning,
+    require,
+)
 from nacre.envs.registry import register
 
 CTRL_COST_WEIGHT = 0.05
@@ -31,9 +39,7 @@ CTRL_COST_WEIGHT = 0.05
 class _HalfCheetahTaskEnv(TaskEnvMixin, HalfCheetahEnv):
     """HalfCheetah-v5 with a 20-dim observation, a task reward and an internal 200-step time limit."""
 
-    def __init__(
-        self, task: Task, episode_length: int = EPISODE_LENGTH, render_mode: str | None = None
-    ) -> None:
+    def __init__(self, task: Task, episode_length: int = EPISODE_LENGTH, render_mode: str | None = None):
         HalfCheetahEnv.__init__(self, render_mode=render_mode)
         EzPickle.__init__(self, task, episode_length, render_mode)
         self._init_task_env(episode_length)
@@ -42,6 +48,10 @@ class _HalfCheetahTaskEnv(TaskEnvMixin, HalfCheetahEnv):
         self.observation_space = Box(-np.inf, np.inf, shape=(20,), dtype=np.float64)
         self.observation_structure = {"skipped_qpos": 1, "qpos": 8, "qvel": 9, "torso_position": 3}
         self.set_task(task)
+
+    def _initialize_simulation(self) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        with quiet_settotalmass_warning():
+            return super()._initialize_simulation()
 
     def torso_position(self) -> np.ndarray:
         """World position of the torso body frame for the current ``qpos`` (same as a fresh ``xpos``)."""
@@ -68,6 +78,7 @@ class _HalfCheetahTaskEnv(TaskEnvMixin, HalfCheetahEnv):
             "x_velocity": float(x_velocity),
             "reward_forward": forward,
             "reward_ctrl": -ctrl_cost,
+            **self._task_info,
         }
         return self._get_obs(), reward, False, truncated, info
 
@@ -78,6 +89,7 @@ class HalfCheetahVelEnv(_HalfCheetahTaskEnv):
     def set_task(self, task: Task) -> None:
         self.goal_velocity = as_float(require(task, "velocity"), "velocity")
         self.task = {"velocity": self.goal_velocity}
+        self._task_info = {"goal_velocity": self.goal_velocity}
 
     def _forward_reward(self, x_velocity: float) -> float:
         return -abs(float(x_velocity) - self.goal_velocity)
@@ -92,6 +104,7 @@ class HalfCheetahDirEnv(_HalfCheetahTaskEnv):
             raise ValueError(f"task['direction'] must be -1 or +1, got {direction}")
         self.direction = direction
         self.task = {"direction": int(direction)}
+        self._task_info = {"direction": int(direction)}
 
     def _forward_reward(self, x_velocity: float) -> float:
         return self.direction * float(x_velocity)

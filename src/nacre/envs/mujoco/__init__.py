@@ -1,0 +1,35 @@
+"""MuJoCo task families of the PEARL paper on Gymnasium's v5 environments (see docs/environments.md).
+
+Importing this package registers, with :func:`nacre.envs.registry.register`, ``cheetah-vel``,
+``cheetah-dir``, ``ant-dir``, ``ant-dir-random``, ``ant-goal``, ``humanoid-dir``, ``walker-params`` and
+``hopper-params`` (all version 1, 200-step episodes), and the Gymnasium ids of
+:data:`nacre.envs.mujoco.gym_ids.GYM_IDS` (``nacre/CheetahVel-v1`` ...).
+"""
+
+from nacre.envs.mujoco.ant import AntDir, AntDirEnv, AntDirRandom, AntGoal, AntGoalEnv
+from nacre.envs.mujoco.gym_ids import GYM_IDS, make_task_env, register_gym_ids
+from nacre.envs.mujoco.half_cheetah import CheetahDir, CheetahVel, HalfCheetahDirEnv, HalfCheetahVelEnv
+from nacre.envs.mujoco.humanoid import HumanoidDir, HumanoidDirEnv
+from nacre.envs.mujoco.rand_params import HopperParams, HopperParamsEnv, WalkerParams, WalkerParamsEnv
+
+register_gym_ids()
+
+__all__ = [
+    "GYM_IDS",
+    "AntDir",
+    "AntDirEnv",
+    "AntDirRandom",
+    "AntGoal",
+    "AntGoalEnv",
+    "CheetahDir",
+    "CheetahVel",
+    "HalfCheetahDirEnv",
+    "HalfCheetahVelEnv",
+    "HopperParams",
+    "HopperParamsEnv",
+    "HumanoidDir",
+    "HumanoidDirEnv",
+    "WalkerParams",
+    "WalkerParamsEnv",
+    "make_task_env",
+]

@@ -1,0 +1,153 @@
+"""Every CLI command on a tiny config, and the bad-input cases: one line, non-zero exit, nothing lost."""
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from nacre.cli import main
+
+TINY = ["--preset", "tiny", "--no-progress", "--no-tensorboard"]
+
+
+def _digest(directory):
+    return {p.relative_to(directory): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    rd = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "pearl", "sparse-point-robot", *TINY, "--run-dir", str(rd)]) == 0
+    return rd
+
+
+def test_train_writes_a_complete_run(run_dir, capsys):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "tasks.json", "progress.csv", "progress.jsonl", "checkpoints", "eval"} <= names
+    header = (run_dir / "progress.csv").read_text().splitlines()[0]
+    for column in ("losses/qf", "losses/kl", "stats/z_std", "returns/test", "time/env_steps", "time/wall_clock",
+                   "time/grad_steps_per_second", "success/test_traj_1"):  # fmt: skip
+        assert column in header
+
+
+def test_tensorboard_events_are_written(tmp_path):
+    rd = tmp_path / "tb_run"
+    assert main(["train", "pearl", "point-robot", "--preset", "tiny", "--no-progress", "--num-iterations", "1",
+                 "--run-dir", str(rd)]) == 0  # fmt: skip
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(rd / "tb"))
+    acc.Reload()
+    assert "losses/qf" in acc.Tags()["scalars"] and "returns/test" in acc.Tags()["scalars"]
+
+
+def test_eval_prints_and_saves_the_adaptation_curve(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--trajectories", "3", "--runs", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "adaptation on 2 held-out tasks x 2 runs" in out and "<- reported" in out
+    import numpy as np
+
+    saved = sorted((run_dir / "eval").glob("*_test.npz"))[-1]
+    with np.load(saved) as data:
+        assert data["returns"].shape == (2, 2, 3) and data["success"].dtype == bool
+
+
+def test_plot_writes_a_png(run_dir, tmp_path):
+    out = tmp_path / "curves.png"
+    assert main(["plot", str(run_dir), str(run_dir), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_resume_continues_a_run(tmp_path):
+    rd = tmp_path / "r"
+    assert main(["train", "pearl", "point-robot", *TINY, "--num-iterations", "3", "--iterations", "1",
+                 "--run-dir", str(rd)]) == 0  # fmt: skip
+    assert [p.name for p in sorted((rd / "checkpoints").iterdir())] == ["iter_000001.pt"]
+    assert main(["train", "--resume", str(rd), "--no-progress", "--no-tensorboard"]) == 0
+    assert sorted(p.name for p in (rd / "checkpoints").iterdir()) == ["iter_000002.pt", "iter_000003.pt"]
+    assert len((rd / "progress.jsonl").read_text().splitlines()) == 3
+
+
+def test_list_names_the_distributions(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "point-robot-v1" in out and "sparse-point-robot-v1" in out
+
+
+def test_console_script_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "nacre.cli", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("nacre ")
+
+
+def _fails(args, capsys, status=2):
+    assert main(args) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("nacre:") and len(lines) <= 2  # at most the start-up line before it
+    return lines[-1]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "pearl", "no-such-tasks"], "unknown task distribution 'no-such-tasks'"),
+        (["train", "pearl", "point-robot", "--batch-size", "-4"], "batch_size must be positive"),
+        (["train", "pearl", "point-robot", "--meta-batch", "9", "--n-train-tasks", "4"], "cannot exceed n_train_tasks"),
+        (["train", "pearl", "point-robot", "--preset", "huge"], "unknown preset 'huge'"),
+        (["train", "pearl", "sparse-point-robot", "--env-kwargs", "goal_radius=-1"], "goal_radius must be positive"),
+        (["train"], "usage: nacre train pearl"),
+    ],
+)
+def test_bad_training_input(args, message, capsys, tmp_path):
+    line = _fails([*args, "--run-dir", str(tmp_path / "x")] if len(args) > 1 else args, capsys)
+    assert line.startswith("nacre: error:") and message in line
+    assert not (tmp_path / "x").exists()
+
+
+def test_wrong_type_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "pearl", "point-robot", "--batch-size", "big"])
+    assert exc.value.code == 2 and "--batch-size" in capsys.readouterr().err
+
+
+def test_existing_run_is_never_overwritten(run_dir, capsys):
+    before = _digest(run_dir)
+    line = _fails(["train", "pearl", "sparse-point-robot", *TINY, "--run-dir", str(run_dir)], capsys)
+    assert "already holds a run" in line
+    assert _digest(run_dir) == before
+
+
+def test_corrupt_and_truncated_checkpoints(run_dir, tmp_path, capsys):
+    ckpt = sorted((run_dir / "checkpoints").iterdir())[-1]
+    data = ckpt.read_bytes()
+    for name, payload in (("trunc.pt", data[: len(data) // 2]), ("junk.pt", b"not a checkpoint")):
+        bad = tmp_path / name
+        bad.write_bytes(payload)
+        line = _fails(["eval", str(run_dir), "--checkpoint", str(bad), "--no-progress"], capsys)
+        assert "corrupt or truncated" in line
+    assert ckpt.read_bytes() == data
+
+
+def test_checkpoint_from_an_incompatible_config(run_dir, tmp_path, capsys):
+    other = tmp_path / "other"
+    assert main(["train", "pearl", "sparse-point-robot", *TINY, "--hidden-size", "8", "--num-iterations", "1",
+                 "--run-dir", str(other)]) == 0  # fmt: skip
+    capsys.readouterr()
+    foreign = sorted((other / "checkpoints").iterdir())[-1]
+    line = _fails(["eval", str(run_dir), "--checkpoint", str(foreign), "--no-progress"], capsys)
+    assert "incompatible config" in line and "hidden_size" in line
+
+
+def test_resume_and_eval_of_a_missing_run(tmp_path, capsys):
+    assert "not a nacre run directory" in _fails(["train", "--resume", str(tmp_path), "--no-progress"], capsys)
+    assert "not a nacre run directory" in _fails(["eval", str(tmp_path / "nope")], capsys)
+
+
+def test_diverging_run_exits_non_zero(tmp_path, capsys):
+    line = _fails(["train", "pearl", "point-robot", *TINY, "--reward-scale", "inf", "--run-dir", str(tmp_path / "d")],
+                  capsys, status=1)  # fmt: skip
+    assert "non-finite" in line
+    assert not list((tmp_path / "d").rglob("*.pt"))
