@@ -246,12 +246,17 @@ _TINY: dict[str, Any] = dict(
     num_eval_trajectories=2, eval_every=1, replay_buffer_size=10_000,
 )  # fmt: skip
 
-PRESETS = ("paper", "fast", "tiny")
+PRESETS = ("paper", "fast", "quick", "tiny")
 
 
 def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
-    """The named preset for task distribution ``env`` (``paper``, ``fast`` or ``tiny``)."""
+    """The named preset for task distribution ``env``: ``paper``, ``fast``, ``quick`` or ``tiny``.
+
+    ``quick`` is ``fast`` cut to a few minutes of CPU (a demonstration, not a result).
+    """
     family = _family(env)
+    if name == "quick":
+        return preset("fast", env, **{"num_iterations": 12, "eval_every": 4, **overrides})
     values: dict[str, Any] = {"env": env}
     if name == "paper":
         if family not in _PAPER:
