@@ -58,11 +58,13 @@ class PearlLearner:
         self.nets = PearlNetworks(cfg, obs_dim, action_dim, init_gen).to(self.device)
         self.gen = train_gen
         n = self.nets
+        # fused Adam: the same update rule in one kernel per optimiser (the per-tensor loop dominated small nets)
+        adam = lambda params, lr: torch.optim.Adam(params, lr=lr, fused=True)
         self.optimizers = {
-            "policy": torch.optim.Adam(n.policy.parameters(), lr=cfg.policy_lr),
-            "qf": torch.optim.Adam(n.qf.parameters(), lr=cfg.qf_lr),
-            "vf": torch.optim.Adam(n.vf.parameters(), lr=cfg.vf_lr),
-            "context": torch.optim.Adam(n.encoder.parameters(), lr=cfg.context_lr),
+            "policy": adam(n.policy.parameters(), cfg.policy_lr),
+            "qf": adam(n.qf.parameters(), cfg.qf_lr),
+            "vf": adam(n.vf.parameters(), cfg.vf_lr),
+            "context": adam(n.encoder.parameters(), cfg.context_lr),
         }
 
     # ------------------------------------------------------------------ inference
