@@ -1,0 +1,139 @@
+"""PEARL gradient-step cost at the paper's shapes, against this machine's matmul peak.
+
+Usage: ``python benchmarks/update_throughput.py [--steps 20] [--device cpu] [--only cheetah-vel]``
+
+Prints, in one run:
+
+* seconds per PEARL gradient step (``PearlLearner.update`` on random data of the right shapes) for the
+  paper presets of cheetah-vel (meta-batch 16, batch 256, context 100, networks 300x3, encoder 200x3,
+  latent 5) and the point robot;
+* GFLOP per step counted with ``torch.utils.flop_counter.FlopCounterMode`` and the achieved GFLOP/s;
+* the sustained fp32 and bf16 GEMM throughput at a PEARL-like shape (4096x300 @ 300x300) and at
+  2048^3, and the fraction of the fp32 peak the update reaches;
+* env steps per second of PEARL data collection (policy inference included) against raw stepping of
+  the same environment with random actions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from nacre.algos.pearl.config import preset
+from nacre.algos.pearl.learner import PearlLearner
+from nacre.buffers.context import context_dim
+from nacre.envs import make_distribution
+from nacre.rollout import rollout, to_env_action
+from nacre.types import TransitionBatch
+
+SHAPES = {"cheetah-vel": (20, 6), "point-robot": (2, 2)}
+
+
+def random_inputs(cfg, obs_dim: int, act_dim: int, device: torch.device):
+    g = torch.Generator().manual_seed(0)
+    t, b = cfg.meta_batch, cfg.batch_size
+    batch = TransitionBatch(
+        torch.randn(t, b, obs_dim, generator=g), torch.rand(t, b, act_dim, generator=g) * 2 - 1,
+        torch.randn(t, b, 1, generator=g), torch.randn(t, b, obs_dim, generator=g), torch.zeros(t, b, 1),
+    )  # fmt: skip
+    batch = TransitionBatch(*(x.to(device) for x in batch))
+    ctx = torch.randn(t, cfg.embedding_batch_size, context_dim(obs_dim, act_dim, cfg.use_next_obs_in_context),
+                      generator=g).to(device)  # fmt: skip
+    return batch, ctx
+
+
+def time_update(env: str, steps: int, device: str) -> tuple[float, float]:
+    """(seconds per step, GFLOP per step) for the paper preset of ``env``."""
+    cfg = preset("paper", env, device=device)
+    obs_dim, act_dim = SHAPES[env]
+    dev = torch.device(device)
+    learner = PearlLearner(cfg, obs_dim, act_dim, torch.Generator().manual_seed(0),
+                           torch.Generator(device=dev).manual_seed(1))  # fmt: skip
+    batch, ctx = random_inputs(cfg, obs_dim, act_dim, dev)
+    for _ in range(3):
+        learner.update(batch, ctx)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        learner.update(batch, ctx)
+    gflop = counter.get_total_flops() / 1e9
+    _sync(dev)
+    start = time.perf_counter()
+    for _ in range(steps):
+        learner.update(batch, ctx)
+    _sync(dev)
+    return (time.perf_counter() - start) / steps, gflop
+
+
+def gemm_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: str, seconds: float = 1.0) -> float:
+    a = torch.randn(m, k, device=device, dtype=dtype)
+    b = torch.randn(k, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        reps += 1
+    _sync(torch.device(device))
+    return 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
+
+
+def collection_rate(env_id: str, steps: int) -> tuple[float, float]:
+    """(PEARL collection env steps/s, raw random-action env steps/s) on one task."""
+    cfg = preset("tiny", env_id, hidden_size=300, hidden_layers=3)
+    dist = make_distribution(env_id)
+    task = dist.split(0, 1, 1).train[0]
+    env = dist.make_env(task)
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    learner = PearlLearner(cfg, obs_dim, act_dim, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    z = torch.zeros(cfg.latent_dim)
+    rng = np.random.default_rng(0)
+    done, start = 0, time.perf_counter()
+    while done < steps:
+        done += len(rollout(env, lambda o: learner.act(o, z), rng, dist.episode_length))
+    policy_rate = done / (time.perf_counter() - start)
+    env.reset(seed=0)
+    actions = rng.uniform(-1, 1, size=(steps, act_dim)).astype(np.float32)
+    start = time.perf_counter()
+    for i in range(steps):
+        _, _, term, trunc, _ = env.step(to_env_action(actions[i], env.action_space))
+        if term or trunc:
+            env.reset()
+    return policy_rate, steps / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", choices=sorted(SHAPES), default=None)
+    parser.add_argument("--env-steps", type=int, default=4000)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    fp32_small = gemm_gflops(4096, 300, 300, torch.float32, args.device)
+    fp32_big = gemm_gflops(2048, 2048, 2048, torch.float32, args.device)
+    bf16_small = gemm_gflops(4096, 300, 300, torch.bfloat16, args.device)
+    bf16_big = gemm_gflops(2048, 2048, 2048, torch.bfloat16, args.device)
+    print(f"GEMM GFLOP/s  fp32: {fp32_small:7.1f} (4096x300x300) {fp32_big:7.1f} (2048^3)   "
+          f"bf16: {bf16_small:7.1f} (4096x300x300) {bf16_big:7.1f} (2048^3)")  # fmt: skip
+    peak = max(fp32_small, fp32_big)
+    print(f"{'preset':<14}{'s/step':>9}{'GFLOP/step':>12}{'GFLOP/s':>9}{'of fp32 peak':>14}")
+    for env in [args.only] if args.only else sorted(SHAPES):
+        sec, gflop = time_update(env, args.steps, args.device)
+        print(f"{env:<14}{sec:9.4f}{gflop:12.2f}{gflop / sec:9.1f}{gflop / sec / peak:14.1%}")
+    for env_id in ("cheetah-vel", "point-robot"):
+        policy_rate, raw_rate = collection_rate(env_id, args.env_steps)
+        print(f"collection {env_id:<12} {policy_rate:9.0f} env steps/s with a 300x3 policy, "
+              f"{raw_rate:9.0f} raw; ratio {policy_rate / raw_rate:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
