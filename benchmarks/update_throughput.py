@@ -46,9 +46,9 @@ def random_inputs(cfg, obs_dim: int, act_dim: int, device: torch.device):
     return batch, ctx
 
 
-def time_update(env: str, steps: int, device: str) -> tuple[float, float]:
+def time_update(env: str, steps: int, device: str, precision: str = "fp32") -> tuple[float, float]:
     """(seconds per step, GFLOP per step) for the paper preset of ``env``."""
-    cfg = preset("paper", env, device=device)
+    cfg = preset("paper", env, device=device, precision=precision)
     obs_dim, act_dim = SHAPES[env]
     dev = torch.device(device)
     learner = PearlLearner(cfg, obs_dim, act_dim, torch.Generator().manual_seed(0),
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", choices=sorted(SHAPES), default=None)
     parser.add_argument("--env-steps", type=int, default=4000)
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
     fp32_small = gemm_gflops(4096, 300, 300, torch.float32, args.device)
@@ -125,10 +126,15 @@ def main() -> None:
     print(f"GEMM GFLOP/s  fp32: {fp32_small:7.1f} (4096x300x300) {fp32_big:7.1f} (2048^3)   "
           f"bf16: {bf16_small:7.1f} (4096x300x300) {bf16_big:7.1f} (2048^3)")  # fmt: skip
     peak = max(fp32_small, fp32_big)
-    print(f"{'preset':<14}{'s/step':>9}{'GFLOP/step':>12}{'GFLOP/s':>9}{'of fp32 peak':>14}")
+    print(f"{'preset':<14}{'precision':<10}{'s/step':>9}{'GFLOP/step':>12}{'GFLOP/s':>9}{'of fp32 peak':>14}"
+          f"{'speed-up':>10}")  # fmt: skip
     for env in [args.only] if args.only else sorted(SHAPES):
-        sec, gflop = time_update(env, args.steps, args.device)
-        print(f"{env:<14}{sec:9.4f}{gflop:12.2f}{gflop / sec:9.1f}{gflop / sec / peak:14.1%}")
+        base = None
+        for precision in args.precision:
+            sec, gflop = time_update(env, args.steps, args.device, precision)
+            base = base or sec
+            print(f"{env:<14}{precision:<10}{sec:9.4f}{gflop:12.2f}{gflop / sec:9.1f}{gflop / sec / peak:14.1%}"
+                  f"{base / sec:9.2f}x")  # fmt: skip
     for env_id in ("cheetah-vel", "point-robot"):
         policy_rate, raw_rate = collection_rate(env_id, args.env_steps)
         print(f"collection {env_id:<12} {policy_rate:9.0f} env steps/s with a 300x3 policy, "

@@ -31,7 +31,7 @@ class TransitionEncoder(nn.Module):
 
     def factors(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-transition means and variances ``[T, N, L]`` (variances softplus, >= 1e-7)."""
-        out = self.net(context)
+        out = self.net(context).float()  # the product of Gaussians always runs in fp32
         mu, raw = out.split(self.latent_dim, dim=-1)
         return mu, F.softplus(raw).clamp_min(MIN_VARIANCE)
 
@@ -39,7 +39,7 @@ class TransitionEncoder(nn.Module):
         if context.shape[1] == 0:
             return Posterior.prior(context.shape[0], self.latent_dim, context.device)
         if not self.probabilistic:
-            mean = self.net(context).mean(1)
+            mean = self.net(context).float().mean(1)
             return Posterior(mean, torch.zeros_like(mean))
         return product_of_gaussians(*self.factors(context))
 
@@ -67,7 +67,7 @@ class RecurrentEncoder(nn.Module):
             return Posterior.prior(context.shape[0], self.latent_dim, context.device)
         h = torch.relu(self.embed(context))
         _, last = self.gru(h)
-        out = self.head(last[-1])
+        out = self.head(last[-1]).float()
         if not self.probabilistic:
             return Posterior(out, torch.zeros_like(out))
         mu, raw = out.split(self.latent_dim, dim=-1)

@@ -24,4 +24,5 @@ class TanhGaussianPolicy(nn.Module):
         self, obs: torch.Tensor, z: torch.Tensor, gen: torch.Generator | None = None, deterministic: bool = False
     ) -> TanhGaussianSample:
         h = self.net.trunk(torch.cat([obs, z], dim=-1))
-        return tanh_gaussian_sample(self.net.out(h), self.log_std(h), gen, deterministic)
+        # heads cast to fp32: the log-prob maths never runs in reduced precision
+        return tanh_gaussian_sample(self.net.out(h).float(), self.log_std(h).float(), gen, deterministic)

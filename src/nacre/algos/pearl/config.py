@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 EncoderKind = Literal["mlp", "rnn-transitions", "rnn-trajectories"]
 KLReduction = Literal["sum", "mean"]
+Precision = Literal["fp32", "bf16"]
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,8 @@ class PearlConfig:
     policy_mean_reg: float = 1e-3
     policy_std_reg: float = 1e-3
     policy_pre_activation_reg: float = 0.0
+    #: "bf16" runs the networks' matmuls under bf16 autocast (losses, log-probs, posterior stay fp32)
+    precision: Precision = "fp32"
     # batches
     meta_batch: int = 16
     batch_size: int = 256
@@ -110,6 +113,8 @@ class PearlConfig:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.encoder not in ("mlp", "rnn-transitions", "rnn-trajectories"):
             raise ConfigError(f"encoder must be mlp, rnn-transitions or rnn-trajectories, got {self.encoder!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"kl_reduction must be 'sum' or 'mean', got {self.kl_reduction!r}")
         if self.meta_batch > self.n_train_tasks:
@@ -154,7 +159,7 @@ class PearlConfig:
 def _expected_type(annotation: Any) -> type | None:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     return {"int": int, "float": float, "bool": bool, "str": str}.get(text, {
-        "EncoderKind": str, "KLReduction": str, "dict[str, Any]": dict,
+        "EncoderKind": str, "KLReduction": str, "Precision": str, "dict[str, Any]": dict,
     }.get(text))  # fmt: skip
 
 

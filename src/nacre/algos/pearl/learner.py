@@ -96,16 +96,19 @@ class PearlLearner:
         obs, actions, next_obs = flat(batch.obs), flat(batch.actions), flat(batch.next_obs)
         rewards, terminated = flat(batch.rewards), flat(batch.terminated)
 
-        posterior = n.encoder(context)
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+        with amp:  # networks may run in bf16; every output is cast back to fp32 before any loss maths
+            posterior = n.encoder(context)
         z_task = self.sample_z(posterior)
         z = z_task.repeat_interleave(b, dim=0)  # [T*B, L], task-major like the batch
         zd = z.detach()
 
         # critic + encoder: L_Q + L_KL
-        with torch.no_grad():
-            next_v = n.target_vf(torch.cat([next_obs, z], -1))
+        with torch.no_grad(), amp:
+            next_v = n.target_vf(torch.cat([next_obs, z], -1)).float()
         target = losses.q_target(rewards, terminated, next_v, cfg.reward_scale, cfg.discount)
-        q_pred = n.qf(torch.cat([obs, actions, z], -1))
+        with amp:
+            q_pred = n.qf(torch.cat([obs, actions, z], -1)).float()
         loss_q, metrics = losses.q_loss(q_pred, target)
         loss = loss_q
         if cfg.use_information_bottleneck:
@@ -118,22 +121,22 @@ class PearlLearner:
         self.optimizers["qf"].step()
         self.optimizers["context"].step()
 
-        # value function, against the updated critics (SAC-v1 order of the reference)
-        sample = n.policy(obs, zd, self.gen)
-        min_q = n.qf(torch.cat([obs, sample.action, zd], -1), detach_params=True).min(0).values
-        v_pred = n.vf(torch.cat([obs, zd], -1))
+        # value function and policy, against the updated critics (SAC-v1 order of the reference).
+        # L_V and L_pi share no parameters (L_V's target is detached, the critics' weights are detached
+        # in L_pi), so one backward pass of their sum yields exactly each loss's own gradients.
+        with amp:
+            sample = n.policy(obs, zd, self.gen)
+            min_q = n.qf(torch.cat([obs, sample.action, zd], -1), detach_params=True).min(0).values.float()
+            v_pred = n.vf(torch.cat([obs, zd], -1)).float()
         loss_v, v_metrics = losses.v_loss(v_pred, min_q, sample.log_prob)
-        self.optimizers["vf"].zero_grad(set_to_none=True)
-        loss_v.backward()
-        self.optimizers["vf"].step()
-        self.soft_update_target()
-
-        # policy
         loss_pi, pi_metrics = losses.policy_loss(
             sample, min_q, cfg.policy_mean_reg, cfg.policy_std_reg, cfg.policy_pre_activation_reg
         )
+        self.optimizers["vf"].zero_grad(set_to_none=True)
         self.optimizers["policy"].zero_grad(set_to_none=True)
-        loss_pi.backward()
+        (loss_v + loss_pi).backward()
+        self.optimizers["vf"].step()
+        self.soft_update_target()
         self.optimizers["policy"].step()
 
         metrics.update(v_metrics)
