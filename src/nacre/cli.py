@@ -59,7 +59,7 @@ def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
         if f.name in skip:
             continue
         kind = f.type if isinstance(f.type, str) else f.type.__name__
-        kind = {"EncoderKind": "str", "KLReduction": "str"}.get(kind, kind)
+        kind = {"EncoderKind": "str", "KLReduction": "str", "Precision": "str"}.get(kind, kind)
         group.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
             type=lambda s, k=kind, n=f.name: _typed(s, k, n),
@@ -145,7 +145,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.algorithm or args.distribution:
             raise UserError("--resume continues an existing run: give no algorithm or distribution")
-        allowed = {"device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints"}
+        allowed = {"device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints"}
         bad = sorted(set(overrides) - allowed)
         if bad:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")

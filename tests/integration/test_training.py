@@ -85,3 +85,16 @@ def test_divergence_stops_with_last_good_checkpoint_intact(tmp_path):
     assert [it for it, _ in list_checkpoints(tmp_path / "run" / "checkpoints")] == [1]
     good = load_trainer(tmp_path / "run")
     assert torch.isfinite(_params(good)).all()
+
+
+def test_checkpoint_without_a_newer_config_field_still_loads(tmp_path):
+    tr = PearlTrainer(_cfg(num_iterations=1))
+    train(tr, tmp_path / "run", tensorboard=False)
+    (_, path), = list_checkpoints(tmp_path / "run" / "checkpoints")
+    state = load_checkpoint(path)
+    del state["config"]["precision"]  # as written by a nacre that predates the field
+    from nacre.training.checkpoint import save_checkpoint
+
+    save_checkpoint(path, state)
+    assert load_trainer(tmp_path / "run").iteration == 1
+    assert load_trainer(tmp_path / "run", device="cpu").cfg.precision == "fp32"

@@ -26,8 +26,8 @@ from nacre.training.checkpoint import (
 )
 
 #: config fields that may differ between a checkpoint and the config that loads it
-RUN_ONLY_FIELDS = frozenset({"device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
-                             "num_evals", "num_eval_trajectories"})  # fmt: skip
+RUN_ONLY_FIELDS = frozenset({"device", "precision", "num_iterations", "eval_every", "checkpoint_every",
+                             "keep_checkpoints", "num_evals", "num_eval_trajectories"})  # fmt: skip
 
 
 class RunDirError(RuntimeError):
@@ -68,7 +68,8 @@ def check_compatible(saved: dict[str, Any], cfg: PearlConfig, source: Path) -> N
     """Raise :class:`CheckpointError` if a checkpoint's config differs from ``cfg`` in a model field."""
     if saved.get("algorithm") != "pearl":
         raise CheckpointError(f"{source} is a {saved.get('algorithm')!r} checkpoint, not a PEARL one")
-    theirs = saved.get("config", {})
+    defaults = PearlConfig().to_dict()
+    theirs = {**defaults, **saved.get("config", {})}  # fields added since the checkpoint take their defaults
     mine = cfg.to_dict()
     diffs = [f"{k}: checkpoint {theirs.get(k)!r} vs run {mine[k]!r}" for k in mine
              if k not in RUN_ONLY_FIELDS and theirs.get(k) != mine[k]]  # fmt: skip
