@@ -13,6 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
+from nacre.evaluation.metrics import bootstrap_ci
 from nacre.evaluation.plots import latest_eval
 from nacre.logging import read_jsonl
 
@@ -42,6 +45,33 @@ def main() -> None:
             cells += [f"{returns[k - 1]:.3f}" if k <= len(returns) else "-" for k in ks]
             cells += [f"{success[k - 1]:.0%}" if k <= len(success) else "-" for k in ks]
         print("| " + " | ".join(cells) + " |")
+    aggregate(args.run_dirs, ks)
+
+
+def aggregate(run_dirs: list[Path], ks: list[int]) -> None:
+    """IQM over (seed x run, task) scores with a 95% stratified bootstrap CI, per information-bottleneck setting."""
+    groups: dict[bool, list[np.ndarray]] = {}
+    for rd in run_dirs:
+        data = latest_eval(rd)
+        if data is not None:
+            ib = json.loads((rd / "config.json").read_text())["config"]["use_information_bottleneck"]
+            groups.setdefault(ib, []).append(data["returns"])
+    if not any(len(v) > 1 for v in groups.values()):
+        return
+    print()
+    print("| IB | seeds | " + " | ".join(f"IQM return k={k} [95% CI]" for k in ks) + " |")
+    print("|" + "---|" * (2 + len(ks)))
+    for ib, arrays in groups.items():
+        n = min(a.shape[2] for a in arrays)
+        scores = np.concatenate([a[:, :, :n] for a in arrays], axis=0)  # [seeds*runs, tasks, traj]
+        cells = []
+        for k in ks:
+            if k <= n:
+                est, lo, hi = bootstrap_ci(scores[:, :, k - 1])
+                cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
+            else:
+                cells.append("-")
+        print(f"| {ib} | {len(arrays)} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
