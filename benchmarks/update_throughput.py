@@ -10,8 +10,8 @@ Prints, in one run:
 * GFLOP per step counted with ``torch.utils.flop_counter.FlopCounterMode`` and the achieved GFLOP/s;
 * the sustained fp32 and bf16 GEMM throughput at a PEARL-like shape (4096x300 @ 300x300) and at
   2048^3, and the fraction of the fp32 peak the update reaches;
-* env steps per second of PEARL data collection (policy inference included) against raw stepping of
-  the same environment with random actions.
+* env steps per second of PEARL data collection (policy inference included), one env at a time and
+  ``--collect-envs`` envs in lockstep with batched inference, against raw random-action stepping.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from nacre.algos.pearl.config import preset
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.buffers.context import context_dim
 from nacre.envs import make_distribution
-from nacre.rollout import rollout, to_env_action
 from nacre.types import TransitionBatch
+from nacre.vector_rollout import rollout_batch, to_env_action
 
 SHAPES = {"cheetah-vel": (20, 6), "point-robot": (2, 2)}
 
@@ -81,20 +81,24 @@ def gemm_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: str, seconds
     return 2 * m * k * n * reps / (time.perf_counter() - start) / 1e9
 
 
-def collection_rate(env_id: str, steps: int) -> tuple[float, float]:
-    """(PEARL collection env steps/s, raw random-action env steps/s) on one task."""
+def collection_rate(env_id: str, steps: int, n_envs: int) -> tuple[float, float, float]:
+    """Env steps/s of policy rollouts (one env; ``n_envs`` in lockstep) and of raw random-action stepping."""
     cfg = preset("tiny", env_id, hidden_size=300, hidden_layers=3)
     dist = make_distribution(env_id)
-    task = dist.split(0, 1, 1).train[0]
-    env = dist.make_env(task)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    tasks = dist.split(0, n_envs, 1).train
+    envs = [dist.make_env(t) for t in tasks]
+    obs_dim, act_dim = envs[0].observation_space.shape[0], envs[0].action_space.shape[0]
     learner = PearlLearner(cfg, obs_dim, act_dim, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
-    z = torch.zeros(cfg.latent_dim)
+    z = torch.zeros(n_envs, cfg.latent_dim)
     rng = np.random.default_rng(0)
-    done, start = 0, time.perf_counter()
-    while done < steps:
-        done += len(rollout(env, lambda o: learner.act(o, z), rng, dist.episode_length))
-    policy_rate = done / (time.perf_counter() - start)
+    rates = []
+    for batch in ([envs[0]], envs):
+        done, start = 0, time.perf_counter()
+        while done < steps:
+            trajs = rollout_batch(batch, lambda o, idx: learner.act(o, z[idx]), rng, dist.episode_length)
+            done += sum(len(t) for t in trajs)
+        rates.append(done / (time.perf_counter() - start))
+    env = envs[0]
     env.reset(seed=0)
     actions = rng.uniform(-1, 1, size=(steps, act_dim)).astype(np.float32)
     start = time.perf_counter()
@@ -102,7 +106,7 @@ def collection_rate(env_id: str, steps: int) -> tuple[float, float]:
         _, _, term, trunc, _ = env.step(to_env_action(actions[i], env.action_space))
         if term or trunc:
             env.reset()
-    return policy_rate, steps / (time.perf_counter() - start)
+    return rates[0], rates[1], steps / (time.perf_counter() - start)
 
 
 def _sync(device: torch.device) -> None:
@@ -116,6 +120,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", choices=sorted(SHAPES), default=None)
     parser.add_argument("--env-steps", type=int, default=4000)
+    parser.add_argument("--collect-envs", type=int, default=10, help="envs stepped in lockstep")
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
@@ -135,10 +140,12 @@ def main() -> None:
             base = base or sec
             print(f"{env:<14}{precision:<10}{sec:9.4f}{gflop:12.2f}{gflop / sec:9.1f}{gflop / sec / peak:14.1%}"
                   f"{base / sec:9.2f}x")  # fmt: skip
+    n = args.collect_envs
+    print(f"collection (300x3 policy), env steps/s: {'1 env':>9}{f'{n} envs lockstep':>18}{'raw env':>10}"
+          f"{'lockstep/raw':>14}")  # fmt: skip
     for env_id in ("cheetah-vel", "point-robot"):
-        policy_rate, raw_rate = collection_rate(env_id, args.env_steps)
-        print(f"collection {env_id:<12} {policy_rate:9.0f} env steps/s with a 300x3 policy, "
-              f"{raw_rate:9.0f} raw; ratio {policy_rate / raw_rate:.2f}")  # fmt: skip
+        one, many, raw = collection_rate(env_id, args.env_steps, n)
+        print(f"  {env_id:<38}{one:9.0f}{many:18.0f}{raw:10.0f}{many / raw:14.2f}")
 
 
 if __name__ == "__main__":

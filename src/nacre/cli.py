@@ -239,12 +239,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from nacre.training.loop import load_trainer
 
     trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
-    n_tasks = len(trainer.split.test if args.tasks == "test" else trainer.split.train)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_tasks, unit="task", desc="meta-test", mininterval=1.0)
+        bar = tqdm(total=args.trajectories or trainer.cfg.num_eval_trajectories, unit="trajectory",
+                   desc="meta-test", mininterval=1.0)  # fmt: skip
     for name, value in (("--runs", args.runs), ("--trajectories", args.trajectories)):
         if value is not None and value <= 0:
             raise UserError(f"{name} must be positive, got {value}")

@@ -1,9 +1,9 @@
 """The online adaptation protocol shared by all methods (REFERENCE 1.4).
 
 An :class:`OnlineAdapter` starts each run from its prior belief, acts, and updates its belief after
-each trajectory. :func:`adaptation_curves` runs it on tasks and returns arrays of shape
-``[runs, tasks, trajectories]``: entry ``k`` is the return of trajectory ``k + 1`` after ``k``
-trajectories of online context, the adaptation curve.
+each trajectory; runs are independent and stepped side by side. :func:`adaptation_curves` runs it on
+tasks and returns arrays of shape ``[runs, tasks, trajectories]``: entry ``k`` is the return of
+trajectory ``k + 1`` after ``k`` trajectories of online context, the adaptation curve.
 """
 
 from __future__ import annotations
@@ -15,21 +15,21 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from nacre.rollout import PolicyFn, rollout
 from nacre.types import Trajectory
+from nacre.vector_rollout import BatchPolicyFn, rollout_batch
 
 
 class OnlineAdapter(Protocol):
-    """What a meta-learner provides to be evaluated online."""
+    """What a meta-learner provides to be evaluated online, for ``n`` independent runs at once."""
 
-    def begin(self) -> Any:
-        """A fresh belief state for a new task."""
+    def begin(self, n: int) -> Any:
+        """Fresh belief states for ``n`` runs (each on its own task)."""
 
-    def policy(self, state: Any) -> PolicyFn:
-        """The (deterministic) policy to run given the belief state."""
+    def policy(self, state: Any) -> BatchPolicyFn:
+        """The (deterministic) batched policy given the belief states: (obs [m, O], run indices [m]) -> actions."""
 
-    def observe(self, state: Any, trajectory: Trajectory, trajectories_seen: int) -> Any:
-        """The belief state after ``trajectories_seen`` trajectories, the last being ``trajectory``."""
+    def observe(self, state: Any, trajectories: Sequence[Trajectory], trajectories_seen: int) -> Any:
+        """Belief states after ``trajectories_seen`` trajectories per run, the last ones being ``trajectories``."""
 
 
 @dataclass
@@ -57,22 +57,27 @@ def adaptation_curves(
     sparse: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> AdaptationResult:
-    """Run the protocol ``num_runs`` times on every task; see the module docstring."""
+    """Run the protocol ``num_runs`` times on every task; see the module docstring.
+
+    All (run, task) pairs advance together: trajectory ``k`` of every pair is one lockstep batch.
+    ``progress`` is called with 1 after each trajectory index.
+    """
+    pairs = [(run, ti) for run in range(num_runs) for ti in range(len(tasks))]
+    envs = [make_env(tasks[ti]) for _, ti in pairs]
     shape = (num_runs, len(tasks), num_trajectories)
     returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
     success = np.zeros(shape, dtype=bool)
-    for ti, task in enumerate(tasks):
-        env = make_env(task)
-        for run in range(num_runs):
-            state = adapter.begin()
-            for k in range(num_trajectories):
-                traj = rollout(env, adapter.policy(state), rng, episode_length)
-                returns[run, ti, k] = traj.episode_return(sparse)
-                dense[run, ti, k] = traj.episode_return(False)
-                success[run, ti, k] = traj.succeeded
-                lengths[run, ti, k] = len(traj)
-                state = adapter.observe(state, traj, k + 1)
-        env.close()
+    state = adapter.begin(len(pairs))
+    for k in range(num_trajectories):
+        trajs = rollout_batch(envs, adapter.policy(state), rng, episode_length)
+        for (run, ti), traj in zip(pairs, trajs, strict=True):
+            returns[run, ti, k] = traj.episode_return(sparse)
+            dense[run, ti, k] = traj.episode_return(False)
+            success[run, ti, k] = traj.succeeded
+            lengths[run, ti, k] = len(traj)
+        state = adapter.observe(state, trajs, k + 1)
         if progress is not None:
             progress(1)
+    for env in envs:
+        env.close()
     return AdaptationResult(returns, dense, success, lengths)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import trajectories_context
 from nacre.nn.distributions import Posterior
-from nacre.rollout import PolicyFn
 from nacre.types import Trajectory
+from nacre.vector_rollout import BatchPolicyFn
 
 
 @dataclass
-class PearlBelief:
+class PearlBeliefs:
+    """Beliefs of ``n`` independent runs: posteriors ``[n, L]``, the z in use, each run's context."""
+
     belief: Posterior
     z: torch.Tensor
-    context: list[Trajectory] = field(default_factory=list)
+    contexts: list[list[Trajectory]]
 
 
 class PearlAdapter:
@@ -29,18 +32,26 @@ class PearlAdapter:
         self.cfg = learner.cfg
         self.deterministic = deterministic
 
-    def begin(self) -> PearlBelief:
-        prior = Posterior.prior(1, self.cfg.latent_dim, self.learner.device)
-        return PearlBelief(prior, self.learner.sample_z(prior))
+    def begin(self, n: int) -> PearlBeliefs:
+        prior = Posterior.prior(n, self.cfg.latent_dim, self.learner.device)
+        return PearlBeliefs(prior, self.learner.sample_z(prior), [[] for _ in range(n)])
 
-    def policy(self, state: PearlBelief) -> PolicyFn:
-        z = state.z[0]
-        return lambda obs: self.learner.act(obs, z, self.deterministic)
+    def policy(self, state: PearlBeliefs) -> BatchPolicyFn:
+        return lambda obs, idx: self.learner.act(obs, state.z[idx], self.deterministic)
 
     @torch.no_grad()
-    def observe(self, state: PearlBelief, trajectory: Trajectory, trajectories_seen: int) -> PearlBelief:
-        context = [*state.context, trajectory]
+    def observe(self, state: PearlBeliefs, trajectories: Sequence[Trajectory], trajectories_seen: int) -> PearlBeliefs:
+        contexts = [[*c, t] for c, t in zip(state.contexts, trajectories, strict=True)]
         belief = state.belief
         if trajectories_seen >= self.cfg.num_exp_traj_eval:
-            belief = self.learner.infer_posterior(trajectories_context(context, self.cfg, self.learner.device))
-        return PearlBelief(belief, self.learner.sample_z(belief), context)
+            belief = self.infer(contexts)
+        return PearlBeliefs(belief, self.learner.sample_z(belief), contexts)
+
+    def infer(self, contexts: list[list[Trajectory]]) -> Posterior:
+        """q(z | c) for each run's whole context; runs with equally long contexts share one encoder call."""
+        device = self.learner.device
+        ctxs = [trajectories_context(c, self.cfg, device) for c in contexts]
+        if len({c.shape[1] for c in ctxs}) == 1:
+            return self.learner.infer_posterior(torch.cat(ctxs))
+        posts = [self.learner.infer_posterior(c) for c in ctxs]
+        return Posterior(torch.cat([p.mean for p in posts]), torch.cat([p.var for p in posts]))

@@ -1,8 +1,13 @@
-"""PEARL's data-collection schedule (REFERENCE 1.3)."""
+"""PEARL's data-collection schedule (REFERENCE 1.3), with the tasks of a phase stepped together.
+
+Every task keeps its own belief and its own episode sequence exactly as in the reference; the tasks
+of one phase simply run their k-th episodes side by side (one batched policy call per step, one
+batched encoder call per posterior update), which removes the per-step Python/torch overhead.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -13,8 +18,8 @@ from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import sample_context
 from nacre.buffers.replay import MultiTaskReplayBuffer
 from nacre.nn.distributions import Posterior
-from nacre.rollout import rollout
 from nacre.types import Trajectory
+from nacre.vector_rollout import rollout_batch
 
 
 class PearlCollector:
@@ -30,53 +35,74 @@ class PearlCollector:
         self.episode_length = episode_length
 
     def collect(
-        self, task: int, num_steps: int, use_posterior: bool, add_to_encoder: bool,
+        self, tasks: Sequence[int], num_steps: int, use_posterior: bool, add_to_encoder: bool,
         rng: np.random.Generator, context_rng: np.random.Generator,
     ) -> list[Trajectory]:  # fmt: skip
-        """Whole episodes until at least ``num_steps`` transitions; z is redrawn every episode.
+        """Whole episodes until each task has at least ``num_steps`` transitions; z is redrawn every episode.
 
-        The belief starts at the prior; with ``use_posterior`` it is re-inferred after every episode
-        from context sampled out of the task's encoder buffer.
+        Beliefs start at the prior; with ``use_posterior`` each task's belief is re-inferred after every
+        episode from context sampled out of its encoder buffer. ``tasks`` must be distinct.
         """
-        env = self.env_for_task(task)
+        if len(set(tasks)) != len(tasks):
+            raise ValueError("collect() needs distinct tasks; run repeated tasks in separate calls")
         device = self.learner.device
-        belief = Posterior.prior(1, self.cfg.latent_dim, device)
-        trajs: list[Trajectory] = []
-        steps = 0
-        while steps < num_steps:
-            z = self.learner.sample_z(belief)
-            traj = rollout(env, lambda o, z=z: self.learner.act(o, z[0]), rng, self.episode_length)
-            self.rl_buffer.add_trajectory(task, traj)
-            if add_to_encoder:
-                self.enc_buffer.add_trajectory(task, traj)
-            trajs.append(traj)
-            steps += len(traj)
-            if use_posterior and len(self.enc_buffer.task(task)) > 0:
+        mean, var = Posterior.prior(len(tasks), self.cfg.latent_dim, device)
+        steps = np.zeros(len(tasks), dtype=np.int64)
+        out: list[Trajectory] = []
+        while (steps < num_steps).any():
+            active = np.flatnonzero(steps < num_steps)
+            z = self.learner.sample_z(Posterior(mean[active], var[active]))
+            trajs = rollout_batch(
+                [self.env_for_task(tasks[i]) for i in active],
+                lambda obs, idx, z=z: self.learner.act(obs, z[idx]),
+                rng, self.episode_length,
+            )  # fmt: skip
+            for i, traj in zip(active, trajs, strict=True):
+                self.rl_buffer.add_trajectory(tasks[i], traj)
+                if add_to_encoder:
+                    self.enc_buffer.add_trajectory(tasks[i], traj)
+                steps[i] += len(traj)
+            out += trajs
+            informed = [i for i in active if len(self.enc_buffer.task(tasks[i])) > 0]
+            if use_posterior and informed:
                 with torch.no_grad():
-                    belief = self.learner.infer_posterior(
-                        sample_context(self.enc_buffer, [task], self.cfg, context_rng, device)
-                    )
-        return trajs
+                    ctx = sample_context(self.enc_buffer, [tasks[i] for i in informed], self.cfg, context_rng, device)
+                    post = self.learner.infer_posterior(ctx)
+                mean, var = mean.clone(), var.clone()
+                mean[informed], var[informed] = post.mean, post.var
+        return out
 
     def initial(self, tasks: list[int], rng: np.random.Generator, context_rng: np.random.Generator) -> list[Trajectory]:
         """Iteration 0: ``num_initial_steps`` per train task with z from the prior, into both buffers."""
-        out: list[Trajectory] = []
-        for task in tasks:
-            out += self.collect(task, self.cfg.num_initial_steps, False, True, rng, context_rng)
-        return out
+        return self.collect(tasks, self.cfg.num_initial_steps, False, True, rng, context_rng)
 
     def iteration(
-        self, task: int, rng: np.random.Generator, context_rng: np.random.Generator
+        self, tasks: Sequence[int], rng: np.random.Generator, context_rng: np.random.Generator
     ) -> dict[str, list[Trajectory]]:
-        """One sampled task's share of an iteration: clear its encoder buffer, then prior,
-        posterior and extra-RL-posterior episodes."""
+        """The sampled tasks' share of an iteration: for each task, clear its encoder buffer, then prior,
+        posterior and extra-RL-posterior episodes. A task drawn twice is handled twice, in a later wave."""
         cfg = self.cfg
-        self.enc_buffer.clear(task)
-        out = {"prior": [], "posterior": [], "extra": []}
-        if cfg.num_steps_prior:
-            out["prior"] = self.collect(task, cfg.num_steps_prior, False, True, rng, context_rng)
-        if cfg.num_steps_posterior:
-            out["posterior"] = self.collect(task, cfg.num_steps_posterior, True, True, rng, context_rng)
-        if cfg.num_extra_rl_steps_posterior:
-            out["extra"] = self.collect(task, cfg.num_extra_rl_steps_posterior, True, False, rng, context_rng)
+        out: dict[str, list[Trajectory]] = {"prior": [], "posterior": [], "extra": []}
+        for wave in _waves(tasks):
+            for task in wave:
+                self.enc_buffer.clear(task)
+            if cfg.num_steps_prior:
+                out["prior"] += self.collect(wave, cfg.num_steps_prior, False, True, rng, context_rng)
+            if cfg.num_steps_posterior:
+                out["posterior"] += self.collect(wave, cfg.num_steps_posterior, True, True, rng, context_rng)
+            if cfg.num_extra_rl_steps_posterior:
+                out["extra"] += self.collect(wave, cfg.num_extra_rl_steps_posterior, True, False, rng, context_rng)
         return out
+
+
+def _waves(tasks: Sequence[int]) -> list[list[int]]:
+    """Split a draw with repeats into lists of distinct tasks: first occurrences, second ones, ..."""
+    waves: list[list[int]] = []
+    seen: dict[int, int] = {}
+    for task in tasks:
+        k = seen.get(task, 0)
+        seen[task] = k + 1
+        if k == len(waves):
+            waves.append([])
+        waves[k].append(task)
+    return waves

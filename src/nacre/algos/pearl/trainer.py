@@ -71,10 +71,9 @@ class PearlTrainer:
         collected: dict[str, list[Trajectory]] = {"initial": [], "prior": [], "posterior": [], "extra": []}
         if self.iteration == 0:
             collected["initial"] = self.collector.initial(list(range(cfg.n_train_tasks)), seeds.collect, seeds.buffer)
-        for _ in range(cfg.num_tasks_sample):
-            task = int(seeds.collect.integers(cfg.n_train_tasks))
-            for phase, trajs in self.collector.iteration(task, seeds.collect, seeds.buffer).items():
-                collected[phase] += trajs
+        sampled = [int(t) for t in seeds.collect.integers(cfg.n_train_tasks, size=cfg.num_tasks_sample)]
+        for phase, trajs in self.collector.iteration(sampled, seeds.collect, seeds.buffer).items():
+            collected[phase] += trajs
         new_steps = sum(len(t) for trajs in collected.values() for t in trajs)
         self.env_steps += new_steps
         collect_seconds = time.perf_counter() - start
@@ -132,7 +131,7 @@ class PearlTrainer:
             PearlAdapter(self.learner, deterministic=True), task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards,
-            progress=(lambda n: progress("eval_tasks", n)) if progress else None,
+            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
 
     def eval_metrics(self, result: AdaptationResult) -> dict[str, float]:
