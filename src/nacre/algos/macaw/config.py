@@ -1,0 +1,154 @@
+"""MACAW configuration: one frozen, validated dataclass and its presets.
+
+Defaults are the reference settings (REFERENCE 2.2); ``tiny`` is for smoke tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from nacre.algos.pearl.config import ConfigError
+
+AdvantageReturns = Literal["bootstrap", "mc"]
+InnerRoute = Literal["structured", "plain"]
+
+__all__ = ["ConfigError", "MacawConfig", "PRESETS", "preset"]
+
+
+@dataclass(frozen=True)
+class MacawConfig:
+    """Every setting of the MACAW algorithm core (data and evaluation settings live elsewhere)."""
+
+    # networks (REFERENCE 2.2)
+    policy_hidden_size: int = 100
+    policy_hidden_layers: int = 3
+    value_hidden_size: int = 100
+    value_hidden_layers: int = 3
+    advantage_head: bool = True
+    advantage_head_size: int = 32
+    #: each layer's weights and bias are a learned linear map of a learned latent (the paper's weight transform)
+    weight_transform: bool = True
+    weight_transform_latent: int = 100
+    action_std: float = 0.2
+    # inner loop
+    inner_steps: int = 1
+    #: initial inner learning rate; one learned rate per parameter tensor, lr = softplus(raw)
+    inner_lr_init: float = 1e-3
+    #: Adam learning rate of the learned inner learning rates and of the advantage-loss coefficient
+    lr_lr: float = 1e-3
+    #: initial advantage-loss coefficient lambda (learned, lambda = softplus(raw))
+    advantage_coef_init: float = 0.01
+    second_order: bool = True
+    #: "structured" applies adapted weight-transform layers without per-task copies of the generating map;
+    #: "plain" differentiates through per-task copies of every meta-parameter (the reference computation)
+    inner_route: InnerRoute = "structured"
+    # losses
+    awr_temperature: float = 1.0
+    max_weight: float = 20.0
+    discount: float = 0.99
+    #: return the advantage A = R_hat - V'(s) uses: "bootstrap" R_hat = MC + gamma^k V'(last) (1 - terminal)
+    #: (the reference's, with the done mask), "mc" the plain return-to-go
+    advantage_returns: AdvantageReturns = "bootstrap"
+    # outer loop
+    policy_lr: float = 1e-4
+    value_lr: float = 1e-5
+    #: target value net: Vtarget <- (1 - rate) Vtarget + rate V after every outer step (0.9/0.1)
+    target_update_rate: float = 0.1
+    tasks_per_step: int = 5
+    inner_batch_size: int = 256
+    outer_batch_size: int = 256
+    # run
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        positive = [
+            "policy_hidden_size", "policy_hidden_layers", "value_hidden_size", "value_hidden_layers",
+            "advantage_head_size", "weight_transform_latent", "action_std", "inner_steps", "inner_lr_init",
+            "advantage_coef_init", "awr_temperature", "policy_lr", "value_lr", "tasks_per_step",
+            "inner_batch_size", "outer_batch_size",
+        ]  # fmt: skip
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = _expected_type(f.type)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+                value = float(value)
+            if expected is not None and (
+                not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+            ):
+                raise ConfigError(f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("lr_lr", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        for name in ("discount", "target_update_rate"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if self.max_weight <= 1.0:
+            raise ConfigError(f"max_weight must be greater than 1 (it caps exp(A/T)), got {self.max_weight}")
+        if self.inner_batch_size % self.inner_steps:
+            raise ConfigError(
+                f"inner_batch_size ({self.inner_batch_size}) must be divisible by inner_steps ({self.inner_steps}):"
+                " inner step j uses the j-th contiguous chunk of the inner batch"
+            )
+        if self.advantage_returns not in ("bootstrap", "mc"):
+            raise ConfigError(f"advantage_returns must be 'bootstrap' or 'mc', got {self.advantage_returns!r}")
+        if self.inner_route not in ("structured", "plain"):
+            raise ConfigError(f"inner_route must be 'structured' or 'plain', got {self.inner_route!r}")
+        if not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
+
+    def replace(self, **changes: Any) -> MacawConfig:
+        """A copy with ``changes`` applied and validated; unknown names raise :class:`ConfigError`."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigError(f"unknown MACAW config field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MacawConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown MACAW config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _expected_type(annotation: Any) -> type | None:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return {"int": int, "float": float, "bool": bool, "str": str, "AdvantageReturns": str, "InnerRoute": str}.get(text)
+
+
+# ---------------------------------------------------------------- presets
+
+_TINY: dict[str, Any] = dict(
+    policy_hidden_size=16, policy_hidden_layers=2, value_hidden_size=16, value_hidden_layers=2,
+    advantage_head_size=8, weight_transform_latent=8, tasks_per_step=3, inner_batch_size=32,
+    outer_batch_size=32,
+)  # fmt: skip
+
+PRESETS = ("paper", "tiny")
+
+
+def preset(name: str, **overrides: Any) -> MacawConfig:
+    """``paper`` (REFERENCE 2.2, identical for every benchmark) or ``tiny`` (smoke tests)."""
+    if name == "paper":
+        values: dict[str, Any] = {}
+    elif name == "tiny":
+        values = dict(_TINY)
+    else:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values.update(overrides)
+    try:
+        return MacawConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
