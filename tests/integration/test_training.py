@@ -98,3 +98,13 @@ def test_checkpoint_without_a_newer_config_field_still_loads(tmp_path):
     save_checkpoint(path, state)
     assert load_trainer(tmp_path / "run").iteration == 1
     assert load_trainer(tmp_path / "run", device="cpu").cfg.precision == "fp32"
+
+
+def test_evaluation_does_not_change_training():
+    plain, evaluated = PearlTrainer(_cfg()), PearlTrainer(_cfg())
+    plain.train_iteration()
+    evaluated.train_iteration()
+    evaluated.evaluate(num_runs=2, num_trajectories=3)
+    plain.train_iteration()
+    evaluated.train_iteration()
+    assert torch.equal(_params(plain), _params(evaluated))

@@ -27,17 +27,22 @@ class PearlAdapter:
     """Start from z ~ prior; after each trajectory redraw z from the current belief, which becomes
     q(z | all context so far) once ``num_exp_traj_eval`` trajectories have been collected."""
 
-    def __init__(self, learner: PearlLearner, deterministic: bool = True) -> None:
+    def __init__(
+        self, learner: PearlLearner, deterministic: bool = True, gen: torch.Generator | None = None
+    ) -> None:
+        """``gen`` draws the z samples (and actions if not deterministic); evaluation passes its own so
+        that meta-testing never consumes the training generator."""
         self.learner = learner
         self.cfg = learner.cfg
         self.deterministic = deterministic
+        self.gen = gen
 
     def begin(self, n: int) -> PearlBeliefs:
         prior = Posterior.prior(n, self.cfg.latent_dim, self.learner.device)
-        return PearlBeliefs(prior, self.learner.sample_z(prior), [[] for _ in range(n)])
+        return PearlBeliefs(prior, self.learner.sample_z(prior, self.gen), [[] for _ in range(n)])
 
     def policy(self, state: PearlBeliefs) -> BatchPolicyFn:
-        return lambda obs, idx: self.learner.act(obs, state.z[idx], self.deterministic)
+        return lambda obs, idx: self.learner.act(obs, state.z[idx], self.deterministic, self.gen)
 
     @torch.no_grad()
     def observe(self, state: PearlBeliefs, trajectories: Sequence[Trajectory], trajectories_seen: int) -> PearlBeliefs:
@@ -45,7 +50,7 @@ class PearlAdapter:
         belief = state.belief
         if trajectories_seen >= self.cfg.num_exp_traj_eval:
             belief = self.infer(contexts)
-        return PearlBeliefs(belief, self.learner.sample_z(belief), contexts)
+        return PearlBeliefs(belief, self.learner.sample_z(belief, self.gen), contexts)
 
     def infer(self, contexts: list[list[Trajectory]]) -> Posterior:
         """q(z | c) for each run's whole context; runs with equally long contexts share one encoder call."""

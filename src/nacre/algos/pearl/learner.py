@@ -72,18 +72,22 @@ class PearlLearner:
         """q(z | c) for context ``[T, N, C]`` (N may be 0: the prior)."""
         return self.nets.encoder(context.to(self.device))
 
-    def sample_z(self, posterior: Posterior) -> torch.Tensor:
+    def sample_z(self, posterior: Posterior, gen: torch.Generator | None = None) -> torch.Tensor:
         """One z per task from a belief (the mean for the deterministic ablation)."""
-        return posterior.sample(self.gen) if self.cfg.use_information_bottleneck else posterior.mean
+        if not self.cfg.use_information_bottleneck:
+            return posterior.mean
+        return posterior.sample(gen if gen is not None else self.gen)
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = False) -> np.ndarray:
+    def act(
+        self, obs: np.ndarray, z: torch.Tensor, deterministic: bool = False, gen: torch.Generator | None = None
+    ) -> np.ndarray:
         """Actions in [-1, 1] for observations ``[N, O]`` and latents ``[N, L]``."""
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         squeeze = obs_t.dim() == 1
         if squeeze:
             obs_t, z = obs_t[None], z.reshape(1, -1)
-        out = self.nets.policy(obs_t, z.to(self.device), self.gen, deterministic)
+        out = self.nets.policy(obs_t, z.to(self.device), gen if gen is not None else self.gen, deterministic)
         action = out.action.cpu().numpy()
         return action[0] if squeeze else action
 

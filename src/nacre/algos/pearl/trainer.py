@@ -127,10 +127,14 @@ class PearlTrainer:
         """Adaptation curves on the ``test`` (or ``train``) tasks, REFERENCE 1.4."""
         cfg = self.cfg
         task_list = self.split.test if tasks == "test" else self.split.train
+        rng = rng if rng is not None else self.seeds.eval
+        # z draws come from a generator seeded by the evaluation stream, never from the training one
+        gen = torch.Generator(device=self.learner.device)
+        gen.manual_seed(int(rng.integers(0, 2**62)))
         return adaptation_curves(
-            PearlAdapter(self.learner, deterministic=True), task_list, self.distribution.make_env,
+            PearlAdapter(self.learner, deterministic=True, gen=gen), task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
-            rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards,
+            rng, sparse=cfg.sparse_rewards,
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
 
