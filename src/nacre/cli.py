@@ -1,4 +1,4 @@
-"""The ``nacre`` command: train, eval, plot, list.
+"""The ``nacre`` command: train, eval, video, plot, list.
 
 Every PEARL config field is a flag of ``nacre train pearl`` (``--meta-batch 8``), generated from
 :class:`~nacre.algos.pearl.config.PearlConfig`, so defaults live in one place: the chosen preset.
@@ -99,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
     ev.add_argument("--no-progress", action="store_true")
 
+    vid = sub.add_parser("video", help="render the adaptation episodes on a held-out task (MP4 or GIF)")
+    vid.add_argument("run_dir", type=Path)
+    vid.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: the newest)")
+    vid.add_argument("--task-index", type=int, default=0, help="which task of the split (default: 0)")
+    vid.add_argument("--tasks", choices=["test", "train"], default="test")
+    vid.add_argument("--trajectories", type=int, default=None,
+                     help="trajectories to render (default: the exploration ones and the first adapted one)")
+    vid.add_argument("--out", type=Path, default=None,
+                     help="output .mp4 or .gif (default: RUN_DIR/videos/task<i>.mp4, .gif without imageio-ffmpeg)")
+    vid.add_argument("--fps", type=float, default=None, help="frames per second (default: real time; 5 top-down)")
+    vid.add_argument("--max-steps", type=int, default=None, help="cap on steps per trajectory (default: all)")
+    vid.add_argument("--every", type=int, default=1, help="keep one frame every N steps (default: 1)")
+    vid.add_argument("--device", default=None)
+    vid.add_argument("--seed", type=int, default=0, help="seed of the episodes")
+
     plot = sub.add_parser("plot", help="learning and adaptation curves of one or more runs (PNG)")
     plot.add_argument("run_dirs", type=Path, nargs="+")
     plot.add_argument("--out", type=Path, default=None, help="PNG path (default: <first run>/curves.png)")
@@ -117,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nacre.training.checkpoint import CheckpointError
     from nacre.training.loop import RunDirError
 
-    handlers = {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot, "list": _cmd_list}
+    handlers = {"train": _cmd_train, "eval": _cmd_eval, "video": _cmd_video, "plot": _cmd_plot, "list": _cmd_list}
     try:
         return handlers[args.command](args)
     except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError) as exc:
@@ -257,6 +272,34 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     path = _save_eval(args.run_dir, trainer, result, tag=args.tasks)
     print(_format_curve(trainer, result))
     print(f"nacre: saved {path}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------- video
+def _cmd_video(args: argparse.Namespace) -> int:
+    from nacre.evaluation.video import SUFFIXES, VideoError, default_suffix, mp4_available, render_adaptation
+    from nacre.training.loop import load_trainer
+
+    for name, value in (("--trajectories", args.trajectories), ("--max-steps", args.max_steps), ("--fps", args.fps),
+                        ("--every", args.every)):  # fmt: skip
+        if value is not None and not value > 0:
+            raise UserError(f"{name} must be positive, got {value}")
+    if args.task_index < 0:
+        raise UserError(f"--task-index must be 0 or more, got {args.task_index}")
+    prefix = "" if args.tasks == "test" else "train_"
+    out = args.out or Path(args.run_dir) / "videos" / f"{prefix}task{args.task_index}{default_suffix()}"
+    if out.suffix.lower() not in SUFFIXES:
+        raise UserError(f"--out must end in .mp4 or .gif, got {out.name!r}")
+    if out.suffix.lower() == ".mp4" and not mp4_available():
+        raise UserError("writing MP4 needs imageio-ffmpeg: pip install nacre-rl[video] (or pass --out PATH.gif)")
+    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    try:
+        path = render_adaptation(trainer, args.task_index, args.trajectories, out, fps=args.fps, tasks=args.tasks,
+                                 rng=np.random.default_rng(args.seed), max_steps=args.max_steps,
+                                 every=args.every)  # fmt: skip
+    except VideoError as exc:
+        raise UserError(str(exc)) from None
+    print(f"nacre: wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,10 @@ from nacre.types import Trajectory
 
 #: (observations [n, O] of the running envs, their indices [n]) -> actions [n, A] in [-1, 1]
 BatchPolicyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``on_step(i, obs, reward, info)`` for env ``i``: called with ``(i, obs, None, reset_info)`` after its reset
+#: and with ``(i, next_obs, reward, info)`` after each of its steps, while the env is in that state (it may
+#: render); it only observes
+BatchStepCallback = Callable[[int, np.ndarray, "float | None", dict[str, Any]], None]
 
 
 def to_env_action(action: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
@@ -53,10 +57,19 @@ class _Recorder:
 
 
 def rollout_batch(
-    envs: Sequence[gym.Env], policy: BatchPolicyFn, rng: np.random.Generator, max_steps: int
-) -> list[Trajectory]:
-    """One episode in every env (resets seeded from ``rng`` in order), at most ``max_steps`` steps each."""
-    obs = [env.reset(seed=env_seed(rng))[0] for env in envs]
+    envs: Sequence[gym.Env], policy: BatchPolicyFn, rng: np.random.Generator, max_steps: int,
+    on_step: BatchStepCallback | None = None,
+) -> list[Trajectory]:  # fmt: skip
+    """One episode in every env (resets seeded from ``rng`` in order), at most ``max_steps`` steps each.
+
+    ``on_step`` (optional, see :data:`BatchStepCallback`) watches the episodes, e.g. to record frames.
+    """
+    obs = []
+    for i, env in enumerate(envs):
+        first, reset_info = env.reset(seed=env_seed(rng))
+        obs.append(first)
+        if on_step is not None:
+            on_step(i, first, None, reset_info)
     records = [_Recorder() for _ in envs]
     active = list(range(len(envs)))
     for t in range(max_steps):
@@ -70,6 +83,8 @@ def rollout_batch(
             next_obs, reward, terminated, truncated, info = env.step(to_env_action(actions[j], env.action_space))
             truncated = bool(truncated) or t == max_steps - 1
             records[i].add(batch_obs[j], actions[j], reward, info, next_obs, bool(terminated), truncated)
+            if on_step is not None:
+                on_step(i, next_obs, float(reward), info)
             obs[i] = next_obs
             if not (terminated or truncated):
                 still.append(i)
