@@ -59,7 +59,7 @@ def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
         if f.name in skip:
             continue
         kind = f.type if isinstance(f.type, str) else f.type.__name__
-        kind = {"EncoderKind": "str", "KLReduction": "str", "Precision": "str"}.get(kind, kind)
+        kind = "str" if kind in PearlConfig.type_aliases else kind
         group.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
             type=lambda s, k=kind, n=f.name: _typed(s, k, n),

@@ -5,11 +5,10 @@ Defaults are the reference settings (REFERENCE 2.2); ``tiny`` is for smoke tests
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-from nacre.algos.pearl.config import ConfigError
+from nacre.config import ConfigBase, ConfigError
 
 AdvantageReturns = Literal["bootstrap", "mc"]
 InnerRoute = Literal["structured", "plain"]
@@ -18,8 +17,11 @@ __all__ = ["ConfigError", "MacawConfig", "PRESETS", "preset"]
 
 
 @dataclass(frozen=True)
-class MacawConfig:
+class MacawConfig(ConfigBase):
     """Every setting of the MACAW algorithm core (data and evaluation settings live elsewhere)."""
+
+    label: ClassVar[str] = "MACAW"
+    type_aliases: ClassVar[dict[str, type]] = {"AdvantageReturns": str, "InnerRoute": str}
 
     # networks (REFERENCE 2.2)
     policy_hidden_size: int = 100
@@ -70,16 +72,7 @@ class MacawConfig:
             "advantage_coef_init", "awr_temperature", "policy_lr", "value_lr", "tasks_per_step",
             "inner_batch_size", "outer_batch_size",
         ]  # fmt: skip
-        for f in fields(self):
-            value = getattr(self, f.name)
-            expected = _expected_type(f.type)
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, f.name, float(value))
-                value = float(value)
-            if expected is not None and (
-                not isinstance(value, expected) or (expected is int and isinstance(value, bool))
-            ):
-                raise ConfigError(f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}")
+        self.check_types()
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
@@ -102,30 +95,6 @@ class MacawConfig:
             raise ConfigError(f"inner_route must be 'structured' or 'plain', got {self.inner_route!r}")
         if not self.device.startswith(("cpu", "cuda", "mps")):
             raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
-
-    def replace(self, **changes: Any) -> MacawConfig:
-        """A copy with ``changes`` applied and validated; unknown names raise :class:`ConfigError`."""
-        names = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise ConfigError(f"unknown MACAW config field(s): {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MacawConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown MACAW config field(s): {', '.join(unknown)}")
-        return cls(**data)
-
-
-def _expected_type(annotation: Any) -> type | None:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return {"int": int, "float": float, "bool": bool, "str": str, "AdvantageReturns": str, "InnerRoute": str}.get(text)
 
 
 # ---------------------------------------------------------------- presets

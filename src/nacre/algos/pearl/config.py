@@ -6,22 +6,22 @@ The ``paper`` presets copy the reference configs (REFERENCE 1.5). ``fast`` prese
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from nacre.config import ConfigBase, ConfigError
 
 EncoderKind = Literal["mlp", "rnn-transitions", "rnn-trajectories"]
 KLReduction = Literal["sum", "mean"]
 Precision = Literal["fp32", "bf16"]
 
 
-class ConfigError(ValueError):
-    """A config value is invalid; the message names the field."""
-
-
 @dataclass(frozen=True)
-class PearlConfig:
+class PearlConfig(ConfigBase):
     """Every setting of a PEARL run. Defaults are the paper's Half-Cheetah-Vel values."""
+
+    label: ClassVar[str] = "PEARL"
+    type_aliases: ClassVar[dict[str, type]] = {"EncoderKind": str, "KLReduction": str, "Precision": str}
 
     # task distribution
     env: str = "sparse-point-robot"
@@ -90,18 +90,7 @@ class PearlConfig:
             "num_extra_rl_steps_posterior", "reward_scale", "kl_lambda", "policy_mean_reg",
             "policy_std_reg", "policy_pre_activation_reg", "seed",
         ]  # fmt: skip
-        for f in fields(self):
-            value = getattr(self, f.name)
-            expected = _expected_type(f.type)
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                object.__setattr__(self, f.name, float(value))
-                value = float(value)
-            if expected is not None and (
-                not isinstance(value, expected) or (expected is int and isinstance(value, bool))
-            ):
-                raise ConfigError(
-                    f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}"
-                )
+        self.check_types()
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
@@ -131,36 +120,10 @@ class PearlConfig:
         if not self.device.startswith(("cpu", "cuda", "mps")):
             raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
 
-    def replace(self, **changes: Any) -> PearlConfig:
-        """A copy with ``changes`` applied and validated; unknown names raise :class:`ConfigError`."""
-        names = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise ConfigError(f"unknown PEARL config field(s): {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PearlConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown PEARL config field(s): {', '.join(unknown)}")
-        return cls(**data)
-
     @property
     def test_return_index(self) -> int:
         """Index (0-based) of the trajectory whose return the paper reports (after exploration)."""
         return min(self.num_exp_traj_eval, self.num_eval_trajectories - 1)
-
-
-def _expected_type(annotation: Any) -> type | None:
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return {"int": int, "float": float, "bool": bool, "str": str}.get(text, {
-        "EncoderKind": str, "KLReduction": str, "Precision": str, "dict[str, Any]": dict,
-    }.get(text))  # fmt: skip
 
 
 # ---------------------------------------------------------------- presets
