@@ -29,8 +29,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     steps = sum(len(t) for t in trajs)
     allocated = trainer.rl_buffer.nbytes() + trainer.enc_buffer.nbytes()
-    row_bytes = 4 * (2 * trainer.obs_dim + trainer.action_dim + 3)
-    reference = 2 * cfg.n_train_tasks * cfg.replay_buffer_size * row_bytes
+    reference = 2 * cfg.n_train_tasks * cfg.replay_buffer_size * trainer.rl_buffer.row_bytes
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"{args.env} {args.preset}: {cfg.n_train_tasks} train tasks, {steps:,} env steps in {seconds:.0f} s")
     print(f"peak RSS {peak / 2**20:,.0f} MiB; buffers allocated {allocated / 2**20:,.0f} MiB "

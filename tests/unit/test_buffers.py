@@ -76,3 +76,10 @@ def test_context_layout():
     assert ctx[:, 5].tolist() == [0, 1, 2, 3]
     ctx = make_context(obs, act, rew, nxt, use_next_obs=True)
     assert ctx.shape == (4, context_dim(3, 2, True)) and (ctx[:, 6:] == 2).all()
+
+
+def test_sampling_creates_no_buffer_for_other_tasks():
+    mb = MultiTaskReplayBuffer(2, 1, capacity=100)
+    mb.add_trajectory(3, _traj(10))
+    mb.sample([3], 4, np.random.default_rng(0))
+    assert list(mb.tasks) == [3] and mb.nbytes() == mb.tasks[3].allocated_rows * 4 * (2 + 1 + 1 + 1 + 2 + 1)

@@ -13,6 +13,12 @@ import numpy as np
 from nacre.types import Trajectory
 
 _FIELDS = ("obs", "actions", "rewards", "sparse_rewards", "next_obs", "terminated")
+
+
+def field_widths(obs_dim: int, action_dim: int) -> dict[str, int]:
+    """Columns of each stored field; a row is ``sum(widths) * 4`` bytes (float32)."""
+    return {"obs": obs_dim, "actions": action_dim, "rewards": 1, "sparse_rewards": 1, "next_obs": obs_dim,
+            "terminated": 1}  # fmt: skip
 _INITIAL_ROWS = 1024
 
 
@@ -23,8 +29,7 @@ class TaskReplayBuffer:
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self.obs_dim, self.action_dim, self.capacity = obs_dim, action_dim, capacity
-        self._widths = {"obs": obs_dim, "actions": action_dim, "rewards": 1, "sparse_rewards": 1,
-                        "next_obs": obs_dim, "terminated": 1}  # fmt: skip
+        self._widths = field_widths(obs_dim, action_dim)
         self._data = self._allocate(0)
         self._size = 0
         self._next = 0  # write position
@@ -121,6 +126,8 @@ class MultiTaskReplayBuffer:
 
     def __init__(self, obs_dim: int, action_dim: int, capacity: int) -> None:
         self.obs_dim, self.action_dim, self.capacity = obs_dim, action_dim, capacity
+        self.widths = field_widths(obs_dim, action_dim)
+        self.row_bytes = 4 * sum(self.widths.values())
         self.tasks: dict[int, TaskReplayBuffer] = {}
 
     def task(self, index: int) -> TaskReplayBuffer:
@@ -138,7 +145,7 @@ class MultiTaskReplayBuffer:
         return sum(len(b) for b in self.tasks.values())
 
     def nbytes(self) -> int:
-        return sum(b.allocated_rows for b in self.tasks.values()) * 4 * (2 * self.obs_dim + self.action_dim + 3)
+        return sum(b.allocated_rows for b in self.tasks.values()) * self.row_bytes
 
     def sample(
         self,
@@ -149,7 +156,7 @@ class MultiTaskReplayBuffer:
         sequence: bool = False,
     ) -> dict[str, np.ndarray]:
         """Stacked arrays ``[len(task_indices), batch_size, width]`` for each requested field."""
-        out = {k: np.empty((len(task_indices), batch_size, self.task(0)._widths[k]), np.float32) for k in fields}
+        out = {k: np.empty((len(task_indices), batch_size, self.widths[k]), np.float32) for k in fields}
         for row, t in enumerate(task_indices):
             buf = self.task(t)
             idx = buf.sequence_indices(rng, batch_size) if sequence else buf.sample_indices(rng, batch_size)
