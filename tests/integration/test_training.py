@@ -28,6 +28,15 @@ def test_same_seed_identical_other_seed_different():
     assert not torch.equal(runs[0][0], runs[2][0])
 
 
+def test_meta_batch_larger_than_the_task_set_repeats_tasks(monkeypatch):
+    tr = PearlTrainer(_cfg(n_train_tasks=2, meta_batch=4))
+    seen = []
+    update = tr.learner.update
+    monkeypatch.setattr(tr.learner, "update", lambda batch, ctx: seen.append(ctx.shape[0]) or update(batch, ctx))
+    tr.train_iteration()
+    assert seen and all(n == 4 for n in seen)
+
+
 def test_training_leaves_global_rngs_alone():
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.random.get_rng_state().clone()

@@ -10,7 +10,6 @@ from nacre.algos.pearl.config import ConfigError, PearlConfig, preset
     [
         ({"batch_size": -1}, "batch_size must be positive"),
         ({"batch_size": "big"}, "batch_size must be of type int"),
-        ({"meta_batch": 8, "n_train_tasks": 4}, "meta_batch .* cannot exceed n_train_tasks"),
         ({"discount": 1.5}, "discount must be in"),
         ({"encoder": "transformer"}, "encoder must be"),
         ({"num_exp_traj_eval": 5, "num_eval_trajectories": 3}, "num_exp_traj_eval"),
@@ -43,6 +42,12 @@ def test_paper_presets_match_the_reference_table():
     assert walker.use_next_obs_in_context and walker.num_train_steps_per_itr == 4000
     assert preset("paper", "ant-goal").kl_lambda == 1.0
     assert (vel.hidden_size, vel.hidden_layers, vel.encoder_hidden_size, vel.latent_dim) == (300, 3, 200, 5)
+
+
+def test_two_task_paper_presets_build_with_their_meta_batch_of_four():
+    for env in ("cheetah-dir", "ant-dir"):
+        cfg = preset("paper", env)
+        assert (cfg.n_train_tasks, cfg.meta_batch) == (2, 4)
 
 
 def test_unknown_preset_and_round_trip():

@@ -106,10 +106,6 @@ class PearlConfig(ConfigBase):
             raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"kl_reduction must be 'sum' or 'mean', got {self.kl_reduction!r}")
-        if self.meta_batch > self.n_train_tasks:
-            raise ConfigError(
-                f"meta_batch ({self.meta_batch}) cannot exceed n_train_tasks ({self.n_train_tasks})"
-            )
         if self.num_exp_traj_eval > self.num_eval_trajectories:
             raise ConfigError(
                 f"num_exp_traj_eval ({self.num_exp_traj_eval}) cannot exceed "

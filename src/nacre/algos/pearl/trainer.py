@@ -81,8 +81,10 @@ class PearlTrainer:
         train_start = time.perf_counter()
         step_metrics: list[dict[str, torch.Tensor]] = []
         device = self.learner.device
+        # Distinct tasks when there are enough; the two-task paper presets (meta_batch 4) repeat tasks.
+        with_replacement = cfg.meta_batch > cfg.n_train_tasks
         for _ in range(cfg.num_train_steps_per_itr):
-            tasks = seeds.buffer.choice(cfg.n_train_tasks, size=cfg.meta_batch, replace=False)
+            tasks = seeds.buffer.choice(cfg.n_train_tasks, size=cfg.meta_batch, replace=with_replacement)
             context = sample_context(self.enc_buffer, tasks, cfg, seeds.buffer, device)
             batch = sample_rl_batch(self.rl_buffer, tasks, cfg.batch_size, seeds.buffer, device)
             step_metrics.append(self.learner.update(batch, context))
