@@ -10,6 +10,7 @@ wrapper that agrees with it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -43,8 +44,9 @@ def make_task_env(
     return dist.make_env(task, render_mode=render_mode)  # type: ignore[call-arg]
 
 
-def register_gym_ids() -> None:
-    for gym_id, family in GYM_IDS.items():
+def register_gym_ids(ids: Mapping[str, str] = GYM_IDS) -> None:
+    """Register each Gymnasium id of ``ids`` (Gymnasium id -> nacre id) that is not registered yet."""
+    for gym_id, family in ids.items():
         if gym_id not in gym.registry:
             gym.register(
                 id=gym_id,
