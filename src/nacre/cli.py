@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--label", action="append", default=None, help="legend label per group of runs")
 
     sub.add_parser("list", help="task distributions and presets")
+
+    from nacre.cli_dataset import add_dataset_parser
+
+    add_dataset_parser(sub)
     return parser
 
 
@@ -128,14 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from nacre.algos.pearl.config import ConfigError
     from nacre.algos.pearl.trainer import TrainingDiverged
+    from nacre.cli_dataset import cmd_dataset
+    from nacre.datasets.store import DatasetError
     from nacre.envs.registry import TaskDistributionError
     from nacre.training.checkpoint import CheckpointError
     from nacre.training.loop import RunDirError
 
     handlers = {"train": _cmd_train, "eval": _cmd_eval, "video": _cmd_video, "plot": _cmd_plot, "list": _cmd_list}
+    handlers["dataset"] = cmd_dataset
     try:
         return handlers[args.command](args)
-    except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError) as exc:
+    except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError, DatasetError) as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:

@@ -1,0 +1,84 @@
+"""The ``nacre dataset`` command group: ``info`` and ``verify`` (and, later, ``generate``).
+
+Each subcommand sets ``dataset_handler`` on its parser (``set_defaults``); :func:`cmd_dataset` dispatches to it.
+To add a subcommand, create its parser on the ``dataset`` subparsers in :func:`add_dataset_parser` (the marked
+spot) and give it a ``dataset_handler``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_dataset_parser(sub: Any) -> argparse.ArgumentParser:
+    """Create ``nacre dataset ...`` on the top-level subparsers ``sub``."""
+    dataset = sub.add_parser("dataset", help="offline datasets (one Minari dataset per task): info, verify")
+    dataset_sub = dataset.add_subparsers(dest="dataset_command", required=True)
+    add_info_verify_parsers(dataset_sub)
+    # --- `nacre dataset generate` goes here: add its parser to dataset_sub with set_defaults(dataset_handler=...)
+    return dataset
+
+
+def add_info_verify_parsers(dataset_subparsers: Any) -> None:
+    """Add ``info`` and ``verify`` to the ``dataset`` subparsers."""
+    info = dataset_subparsers.add_parser("info", help="per-task table: split, task, size, returns, behaviour steps")
+    info.add_argument("root", type=Path, help="dataset root (the directory holding manifest.json)")
+    info.set_defaults(dataset_handler=cmd_info)
+    verify = dataset_subparsers.add_parser("verify", help="check completeness, checksums, contents (exit 1 if not OK)")
+    verify.add_argument("root", type=Path, help="dataset root (the directory holding manifest.json)")
+    verify.set_defaults(dataset_handler=cmd_verify)
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    """Run the chosen ``nacre dataset`` subcommand."""
+    return args.dataset_handler(args)
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _task_text(task: Any, width: int = 28) -> str:
+    import json
+
+    text = json.dumps(task, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from nacre.datasets.store import dataset_info, read_manifest
+
+    manifest = read_manifest(args.root)
+    rows = dataset_info(args.root)
+    done = sum(r["finished"] for r in rows)
+    print(f"{args.root}: {manifest['distribution_id']}, {done}/{len(rows)} tasks finished, "
+          f"format {manifest['format_version']}, nacre {manifest['nacre_version']}")  # fmt: skip
+    header = (f"{'task':>4}  {'split':<10} {'params':<28} {'episodes':>8} {'transitions':>11} {'ret mean':>9} "
+              f"{'ret min':>9} {'ret max':>9} {'last10%':>9} {'behaviour steps':>17} {'MB':>7}  sha256")  # fmt: skip
+    print(header)
+    for r in rows:
+        steps = "-" if r["behaviour_step_min"] is None else f"{r['behaviour_step_min']}-{r['behaviour_step_max']}"
+        size = None if r["size_bytes"] is None else r["size_bytes"] / 1e6
+        print(f"{r['index']:>4}  {r['split']:<10} {_task_text(r['task']):<28} {_fmt(r['episodes'], 'd'):>8} "
+              f"{_fmt(r['transitions'], 'd'):>11} {_fmt(r['return_mean']):>9} {_fmt(r['return_min']):>9} "
+              f"{_fmt(r['return_max']):>9} {_fmt(r['return_last10pct_mean']):>9} {steps:>17} {_fmt(size, '.1f'):>7}  "
+              f"{(r['checksum'] or 'not finished')[:12]}")  # fmt: skip
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from nacre.datasets.store import verify_dataset
+
+    problems = verify_dataset(args.root)
+    if not problems:
+        print(f"{args.root}: OK")
+        return 0
+    print(f"{args.root}: {len(problems)} problem(s)")
+    for p in problems:
+        print(f"  {p}")
+    print(f"nacre: dataset {args.root} failed verification", file=sys.stderr)
+    return 1
+
