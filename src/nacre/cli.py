@@ -1,7 +1,8 @@
-"""The ``nacre`` command: train, eval, video, plot, list.
+"""The ``nacre`` command: train, eval, video, plot, list, dataset.
 
-Every PEARL config field is a flag of ``nacre train pearl`` (``--meta-batch 8``), generated from
-:class:`~nacre.algos.pearl.config.PearlConfig`, so defaults live in one place: the chosen preset.
+Every config field is a flag of ``nacre train`` (``--meta-batch 8``), generated from
+:class:`~nacre.algos.pearl.config.PearlConfig` and :class:`~nacre.algos.macaw.config.MacawConfig`, so
+defaults live in one place: the chosen preset. A flag of another algorithm's config is refused.
 User errors print one line ``nacre: error: ...`` and exit with status 2; nothing is overwritten.
 """
 
@@ -51,19 +52,30 @@ def _parse_value(text: str, kind: str) -> Any:
     return text
 
 
-def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
-    from nacre.algos.pearl.config import PearlConfig
+def _config_classes() -> dict[str, Any]:
+    from nacre.training.loop import ALGORITHMS, algorithm_classes
 
-    group = parser.add_argument_group("PEARL config (override the preset)")
-    for f in fields(PearlConfig):
-        if f.name in skip:
-            continue
-        kind = f.type if isinstance(f.type, str) else f.type.__name__
-        kind = "str" if kind in PearlConfig.type_aliases else kind
-        group.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
-            type=lambda s, k=kind, n=f.name: _typed(s, k, n),
-        )
+    return {name: algorithm_classes(name)[0] for name in ALGORITHMS}
+
+
+def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
+    seen = set(skip)
+    for config_cls in _config_classes().values():
+        group = parser.add_argument_group(f"{config_cls.label} config (override the preset; shared flags listed once)")
+        for f in fields(config_cls):
+            if f.name in seen:
+                continue
+            seen.add(f.name)
+            _config_flag(group, f, config_cls)
+
+
+def _config_flag(group: Any, f: Any, config_cls: Any) -> None:
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    kind = "str" if kind in config_cls.type_aliases else kind
+    group.add_argument(
+        f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
+        type=lambda s, k=kind, n=f.name: _typed(s, k, n),
+    )
 
 
 def _typed(text: str, kind: str, name: str) -> Any:
@@ -79,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="meta-train an agent (or --resume a run)")
-    train.add_argument("algorithm", nargs="?", choices=["pearl"], help="algorithm")
+    train.add_argument("algorithm", nargs="?", choices=["pearl", "macaw"], help="algorithm")
     train.add_argument("distribution", nargs="?", help="task distribution id, e.g. sparse-point-robot")
-    train.add_argument("--preset", default="fast", help="paper | fast | tiny (default: fast)")
+    train.add_argument("--preset", default="fast", help="paper | fast | quick (PEARL) | tiny (default: fast)")
     train.add_argument("--run-dir", type=Path, default=None, help="where to write the run (default: runs/...)")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue a stopped run")
     train.add_argument("--iterations", type=int, default=None, help="stop after this many more iterations")
@@ -93,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: the newest)")
     ev.add_argument("--runs", type=int, default=None, help="independent runs per task (default: config num_evals)")
-    ev.add_argument("--trajectories", type=int, default=None, help="trajectories per run (adaptation curve length)")
+    ev.add_argument("--trajectories", type=int, default=None,
+                    help="PEARL: trajectories per run (adaptation curve length)")
+    ev.add_argument("--transitions", type=int, default=None,
+                    help="MACAW: offline transitions of each test task to adapt on (default: config eval_transitions)")
+    ev.add_argument("--steps", type=int, default=None,
+                    help="MACAW: evaluate after 0, 1, ..., STEPS test-time steps (default: 0 and eval_steps)")
     ev.add_argument("--tasks", choices=["test", "train"], default="test")
     ev.add_argument("--device", default=None)
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
@@ -131,11 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from nacre.algos.pearl.config import ConfigError
-    from nacre.algos.pearl.trainer import TrainingDiverged
     from nacre.cli_dataset import cmd_dataset
     from nacre.datasets.store import DatasetError
     from nacre.envs.registry import TaskDistributionError
     from nacre.training.checkpoint import CheckpointError
+    from nacre.training.errors import TrainingDiverged
     from nacre.training.loop import RunDirError
 
     handlers = {"train": _cmd_train, "eval": _cmd_eval, "video": _cmd_video, "plot": _cmd_plot, "list": _cmd_list}
@@ -159,37 +176,43 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from nacre.algos.pearl.config import preset
-    from nacre.algos.pearl.trainer import PearlTrainer
-    from nacre.training.loop import load_trainer, train
+    import importlib
+
+    from nacre.training.loop import algorithm_classes, load_trainer, read_run_config, train
 
     overrides = _config_overrides(args)
     if args.resume is not None:
         if args.algorithm or args.distribution:
             raise UserError("--resume continues an existing run: give no algorithm or distribution")
-        allowed = {"device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints"}
+        _, saved_cfg = read_run_config(args.resume)
+        allowed = saved_cfg.run_only_fields
         bad = sorted(set(overrides) - allowed)
         if bad:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
         trainer = load_trainer(args.resume, device=overrides.pop("device", None))
         if overrides:
-            trainer.cfg = trainer.cfg.replace(**overrides)
-            trainer.learner.cfg = trainer.collector.cfg = trainer.cfg
+            trainer.set_run_options(**overrides)
         run_dir, resumed = args.resume, True
     else:
         if args.algorithm is None or args.distribution is None:
-            raise UserError("usage: nacre train pearl <task-distribution> [--preset ...] (or --resume RUN_DIR)")
+            raise UserError("usage: nacre train pearl|macaw <task-distribution> [--preset ...] (or --resume RUN_DIR)")
         from nacre.envs.registry import make_distribution
 
+        config_cls, trainer_cls = algorithm_classes(args.algorithm)
+        foreign = sorted(set(overrides) - {f.name for f in fields(config_cls)})
+        if foreign:
+            flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+            raise UserError(f"{flags}: not a {config_cls.label} setting")
         make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
+        preset = importlib.import_module(config_cls.__module__).preset
         cfg = preset(args.preset, args.distribution, **overrides)
         run_dir = args.run_dir or Path("runs") / (
-            f"pearl-{args.distribution}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            f"{args.algorithm}-{args.distribution}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         )
         from nacre.training.loop import check_new_run_dir
 
         check_new_run_dir(run_dir)
-        trainer = PearlTrainer(cfg)
+        trainer = trainer_cls(cfg)
         resumed = False
     cfg = trainer.cfg
     print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iterations "
@@ -198,8 +221,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not args.no_progress:
         from tqdm import tqdm
 
-        total = cfg.num_iterations * cfg.num_train_steps_per_itr
-        bar = tqdm(total=total, initial=trainer.iteration * cfg.num_train_steps_per_itr, unit="step",
+        total = cfg.num_iterations * cfg.grad_steps_per_iteration
+        bar = tqdm(total=total, initial=trainer.iteration * cfg.grad_steps_per_iteration, unit="step",
                    desc="meta-train", mininterval=1.0, dynamic_ncols=True)  # fmt: skip
 
     def progress(kind: str, n: int) -> None:
@@ -236,15 +259,23 @@ def _save_eval(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
     buf = io.BytesIO()
     np.savez(buf, **result.to_dict(), iteration=trainer.iteration, env_steps=trainer.env_steps)
     atomic_write_bytes(path, buf.getvalue())
-    summary = {"iteration": trainer.iteration, "env_steps": trainer.env_steps,
-               "test_return_index": trainer.cfg.test_return_index,
-               "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
-               "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist()}  # fmt: skip
+    summary: dict[str, Any] = {"iteration": trainer.iteration, "env_steps": trainer.env_steps,
+                               "grad_steps": trainer.grad_steps}  # fmt: skip
+    if hasattr(result, "steps"):  # offline adaptation: one column per number of test-time steps
+        summary.update({"adaptation_steps": result.steps.tolist(), "num_transitions": result.num_transitions,
+                        "mean_return_per_steps": result.returns.mean(axis=(0, 1)).tolist(),
+                        "return_quantiles_25_50_75": result.quantiles().tolist()})  # fmt: skip
+    else:
+        summary.update({"test_return_index": trainer.cfg.test_return_index,
+                        "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
+                        "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist()})  # fmt: skip
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
     return path
 
 
 def _format_curve(trainer: Any, result: Any) -> str:
+    if hasattr(result, "steps"):
+        return _format_offline(trainer, result)
     mean = result.returns.mean(axis=(0, 1))
     sem = result.returns.mean(axis=0).std(axis=0) / max(1, np.sqrt(result.returns.shape[1]))
     lines = [f"adaptation on {result.returns.shape[1]} held-out tasks x {result.returns.shape[0]} runs "
@@ -257,23 +288,47 @@ def _format_curve(trainer: Any, result: Any) -> str:
     return "\n".join(lines)
 
 
+def _format_offline(trainer: Any, result: Any) -> str:
+    runs, tasks, _ = result.returns.shape
+    q25, med, q75 = result.quantiles()
+    lines = [f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
+             f"each (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):",
+             "  steps   mean return   median [25%, 75%]"]  # fmt: skip
+    for j, n in enumerate(result.steps.tolist()):
+        lines.append(f"  {n:5d}  {result.returns[:, :, j].mean():12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]")
+    return "\n".join(lines)
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from nacre.training.loop import load_trainer
 
+    for name, value in (("--runs", args.runs), ("--trajectories", args.trajectories),
+                        ("--transitions", args.transitions)):  # fmt: skip
+        if value is not None and value <= 0:
+            raise UserError(f"{name} must be positive, got {value}")
+    if args.steps is not None and args.steps < 0:
+        raise UserError(f"--steps must be 0 or more, got {args.steps}")
     trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    offline = trainer.algorithm != "pearl"
+    if offline and args.trajectories is not None:
+        raise UserError("--trajectories is for PEARL runs; offline methods take --transitions and --steps")
+    if not offline and (args.transitions is not None or args.steps is not None):
+        raise UserError("--transitions and --steps are for offline (MACAW) runs; PEARL takes --trajectories")
+    steps = None if args.steps is None else list(range(args.steps + 1))
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=args.trajectories or trainer.cfg.num_eval_trajectories, unit="trajectory",
-                   desc="meta-test", mininterval=1.0)  # fmt: skip
-    for name, value in (("--runs", args.runs), ("--trajectories", args.trajectories)):
-        if value is not None and value <= 0:
-            raise UserError(f"{name} must be positive, got {value}")
-    result = trainer.evaluate(
-        args.tasks, args.runs, args.trajectories, rng=np.random.default_rng(args.seed),
-        progress=(lambda kind, n: bar.update(n)) if bar else None,
-    )
+        total = ((args.runs or trainer.cfg.num_evals) * (len(steps) if steps else 2) if offline
+                 else args.trajectories or trainer.cfg.num_eval_trajectories)  # fmt: skip
+        bar = tqdm(total=total, unit="episode batch" if offline else "trajectory", desc="meta-test",
+                   mininterval=1.0)  # fmt: skip
+    progress = (lambda kind, n: bar.update(n)) if bar else None
+    rng = np.random.default_rng(args.seed)
+    if offline:
+        result = trainer.evaluate(args.tasks, args.runs, args.transitions, steps, rng=rng, progress=progress)
+    else:
+        result = trainer.evaluate(args.tasks, args.runs, args.trajectories, rng=rng, progress=progress)
     if bar is not None:
         bar.close()
     path = _save_eval(args.run_dir, trainer, result, tag=args.tasks)
@@ -327,7 +382,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print("task distributions:")
     for dist_id in registered_ids():
         print(f"  {make_distribution(dist_id).describe()}")
+    from nacre.algos.macaw.config import PRESETS as MACAW_PRESETS
+
     print(f"PEARL presets: {', '.join(PRESETS)}")
+    print(f"MACAW presets: {', '.join(MACAW_PRESETS)} (MACAW trains from a dataset: nacre dataset generate)")
     return 0
 
 

@@ -23,6 +23,8 @@ class ConfigBase:
 
     label: ClassVar[str] = "config"
     type_aliases: ClassVar[dict[str, type]] = {}
+    #: fields that may differ between a checkpoint and the run that loads it (device, budgets, logging)
+    run_only_fields: ClassVar[frozenset[str]] = frozenset()
 
     def check_types(self) -> None:
         """Raise :class:`ConfigError` for a value of the wrong type; ints given for floats become floats."""

@@ -95,7 +95,10 @@ def _fails(args, capsys, status=2):
     [
         (["train", "pearl", "no-such-tasks"], "unknown task distribution 'no-such-tasks'"),
         (["train", "pearl", "point-robot", "--batch-size", "-4"], "batch_size must be positive"),
-        (["train", "pearl", "point-robot", "--meta-batch", "9", "--n-train-tasks", "4"], "cannot exceed n_train_tasks"),
+        (["train", "pearl", "point-robot", "--num-exp-traj-eval", "9"], "num_exp_traj_eval (9) cannot exceed"),
+        (["train", "pearl", "point-robot", "--inner-steps", "2"], "--inner-steps: not a PEARL setting"),
+        (["train", "macaw", "point-robot", "--meta-batch", "2"], "--meta-batch: not a MACAW setting"),
+        (["train", "macaw", "point-robot", "--preset", "tiny"], "no dataset given"),
         (["train", "pearl", "point-robot", "--preset", "huge"], "unknown preset 'huge'"),
         (["train", "pearl", "sparse-point-robot", "--env-kwargs", "goal_radius=-1"], "goal_radius must be positive"),
         (["train"], "usage: nacre train pearl"),

@@ -6,14 +6,14 @@ A run directory holds ``config.json`` (the resolved config), ``tasks.json``, ``p
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nacre import __version__
-from nacre.algos.pearl.config import PearlConfig
-from nacre.algos.pearl.trainer import PearlTrainer, Progress
+from nacre.config import ConfigBase
 from nacre.logging import RunLogger
 from nacre.training.checkpoint import (
     CheckpointError,
@@ -25,9 +25,27 @@ from nacre.training.checkpoint import (
     save_checkpoint,
 )
 
-#: config fields that may differ between a checkpoint and the config that loads it
-RUN_ONLY_FIELDS = frozenset({"device", "precision", "num_iterations", "eval_every", "checkpoint_every",
-                             "keep_checkpoints", "num_evals", "num_eval_trajectories"})  # fmt: skip
+#: algorithm name -> (config class, trainer class), imported on first use
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.trainer:PearlTrainer"),
+    "macaw": ("nacre.algos.macaw.config:MacawConfig", "nacre.algos.macaw.trainer:MacawTrainer"),
+}
+
+Progress = Callable[[str, int], None]
+#: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
+#: train_iteration, evaluate, eval_metrics, state_dict, load_state_dict
+Trainer = Any
+
+
+def algorithm_classes(algorithm: str) -> tuple[type[ConfigBase], type]:
+    """The config and trainer classes of ``algorithm``."""
+    if algorithm not in ALGORITHMS:
+        raise RunDirError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    loaded = []
+    for spec in ALGORITHMS[algorithm]:
+        module, _, name = spec.partition(":")
+        loaded.append(getattr(importlib.import_module(module), name))
+    return loaded[0], loaded[1]
 
 
 class RunDirError(RuntimeError):
@@ -41,7 +59,7 @@ def check_new_run_dir(run_dir: Path) -> None:
         raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
 
 
-def write_run_files(run_dir: Path, trainer: PearlTrainer) -> None:
+def write_run_files(run_dir: Path, trainer: Trainer) -> None:
     """Create a new run directory; refuse to reuse one that already holds a run."""
     run_dir = Path(run_dir)
     check_new_run_dir(run_dir)
@@ -53,26 +71,29 @@ def write_run_files(run_dir: Path, trainer: PearlTrainer) -> None:
     atomic_write_bytes(run_dir / "tasks.json", (json.dumps(tasks, indent=1) + "\n").encode())
 
 
-def read_run_config(run_dir: Path) -> PearlConfig:
+def read_run_config(run_dir: Path) -> tuple[str, Any]:
+    """(algorithm, config) of a run directory; runs written before MACAW existed are PEARL runs."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise RunDirError(f"{run_dir} is not a nacre run directory (no config.json)")
     try:
         meta = json.loads(path.read_text())
-        return PearlConfig.from_dict(meta["config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        algorithm = meta.get("algorithm", "pearl")
+        config_cls, _ = algorithm_classes(algorithm)
+        return algorithm, config_cls.from_dict(meta["config"])
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise RunDirError(f"{path} is unreadable: {exc}") from None
 
 
-def check_compatible(saved: dict[str, Any], cfg: PearlConfig, source: Path) -> None:
+def check_compatible(saved: dict[str, Any], cfg: Any, source: Path, algorithm: str = "pearl") -> None:
     """Raise :class:`CheckpointError` if a checkpoint's config differs from ``cfg`` in a model field."""
-    if saved.get("algorithm") != "pearl":
-        raise CheckpointError(f"{source} is a {saved.get('algorithm')!r} checkpoint, not a PEARL one")
-    defaults = PearlConfig().to_dict()
+    if saved.get("algorithm") != algorithm:
+        raise CheckpointError(f"{source} is a {saved.get('algorithm')!r} checkpoint, not a {cfg.label} one")
+    defaults = type(cfg)().to_dict()
     theirs = {**defaults, **saved.get("config", {})}  # fields added since the checkpoint take their defaults
     mine = cfg.to_dict()
     diffs = [f"{k}: checkpoint {theirs.get(k)!r} vs run {mine[k]!r}" for k in mine
-             if k not in RUN_ONLY_FIELDS and theirs.get(k) != mine[k]]  # fmt: skip
+             if k not in cfg.run_only_fields and theirs.get(k) != mine[k]]  # fmt: skip
     if diffs:
         raise CheckpointError(f"{source} comes from an incompatible config ({'; '.join(diffs[:3])})")
 
@@ -85,15 +106,16 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 
 def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | None = None,
-                 weights_only: bool = False) -> PearlTrainer:  # fmt: skip
+                 weights_only: bool = False) -> Trainer:  # fmt: skip
     """Rebuild a trainer from a run directory and restore a checkpoint (the newest by default)."""
-    cfg = read_run_config(run_dir)
+    algorithm, cfg = read_run_config(run_dir)
     if device is not None:
         cfg = cfg.replace(device=device)
     path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
     state = load_checkpoint(path, map_location=cfg.device)
-    check_compatible(state, cfg, path)
-    trainer = PearlTrainer(cfg)
+    check_compatible(state, cfg, path, algorithm)
+    _, trainer_cls = algorithm_classes(algorithm)
+    trainer = trainer_cls(cfg)
     try:
         trainer.load_state_dict(state, weights_only=weights_only)
     except (KeyError, RuntimeError, ValueError) as exc:
@@ -102,7 +124,7 @@ def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | No
 
 
 def train(
-    trainer: PearlTrainer,
+    trainer: Trainer,
     run_dir: Path,
     resumed: bool = False,
     progress: Progress | None = None,

@@ -2,6 +2,7 @@
 
 from nacre.algos.pearl.config import ConfigError, PearlConfig, preset
 from nacre.algos.pearl.learner import PearlLearner
-from nacre.algos.pearl.trainer import PearlTrainer, TrainingDiverged
+from nacre.algos.pearl.trainer import PearlTrainer
+from nacre.training.errors import TrainingDiverged
 
 __all__ = ["ConfigError", "PearlConfig", "PearlLearner", "PearlTrainer", "TrainingDiverged", "preset"]

@@ -77,6 +77,12 @@ class PearlConfig(ConfigBase):
     checkpoint_every: int = 1
     keep_checkpoints: int = 2
 
+    #: fields that may differ between a checkpoint and the run that loads it
+    run_only_fields: ClassVar[frozenset[str]] = frozenset({
+        "device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
+        "num_evals", "num_eval_trajectories",
+    })  # fmt: skip
+
     def __post_init__(self) -> None:
         positive = [
             "n_train_tasks", "n_test_tasks", "latent_dim", "hidden_size", "hidden_layers",
@@ -115,6 +121,10 @@ class PearlConfig(ConfigBase):
             raise ConfigError("no data would reach the encoder buffer: set num_initial_steps or num_steps_prior")
         if not self.device.startswith(("cpu", "cuda", "mps")):
             raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
+
+    @property
+    def grad_steps_per_iteration(self) -> int:
+        return self.num_train_steps_per_itr
 
     @property
     def test_return_index(self) -> int:

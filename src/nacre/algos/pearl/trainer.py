@@ -20,13 +20,11 @@ from nacre.envs.base import TaskSplit, task_to_json
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
 from nacre.seeding import SeedTree
+from nacre.training.errors import check_finite
 from nacre.types import Trajectory
 
 Progress = Callable[[str, int], None]
 
-
-class TrainingDiverged(RuntimeError):
-    """A loss or a parameter became NaN/inf."""
 
 
 class PearlTrainer:
@@ -93,7 +91,7 @@ class PearlTrainer:
                 progress("grad_steps", 1)
         train_seconds = time.perf_counter() - train_start
         metrics = {k: torch.stack([m[k] for m in step_metrics]).mean().item() for k in step_metrics[0]}
-        self._check_finite(metrics)
+        check_finite(metrics, self.learner.nets.named_parameters(), self.iteration + 1)
 
         sparse = cfg.sparse_rewards
         for phase in ("prior", "posterior", "extra"):
@@ -110,16 +108,6 @@ class PearlTrainer:
             "memory/replay_bytes": self.rl_buffer.nbytes() + self.enc_buffer.nbytes(),
         })  # fmt: skip
         return metrics
-
-    def _check_finite(self, metrics: dict[str, float]) -> None:
-        bad = [k for k, v in metrics.items() if not np.isfinite(v)]
-        if not bad:
-            bad = [name for name, p in self.learner.nets.named_parameters() if not torch.isfinite(p).all()]
-        if bad:
-            raise TrainingDiverged(
-                f"non-finite values ({', '.join(bad[:3])}) in iteration {self.iteration + 1}; "
-                "training stopped; checkpoints of earlier iterations are intact"
-            )
 
     # ------------------------------------------------------------------ meta-test
     def evaluate(
@@ -150,6 +138,14 @@ class PearlTrainer:
             success = result.success.mean(axis=(0, 1))
             out.update({f"success/test_traj_{k + 1}": float(v) for k, v in enumerate(success)})
         return out
+
+    def set_run_options(self, **changes: Any) -> None:
+        """Change run-only settings (``cfg.run_only_fields``: device, budgets, logging) of a resumed run."""
+        bad = sorted(set(changes) - self.cfg.run_only_fields)
+        if bad:
+            raise ValueError(f"{', '.join(bad)} cannot change in a running experiment")
+        self.cfg = self.cfg.replace(**changes)
+        self.learner.cfg = self.collector.cfg = self.cfg
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,107 @@
+"""The offline adaptation protocol shared by MACAW and its baselines (REFERENCE 2.2, 2.5).
+
+For every run and test task: draw ``k`` transitions of the task's *offline* data uniformly, let the
+method adapt on them with ``n`` test-time gradient steps (for each ``n`` asked for; ``n = 0`` is the
+un-adapted policy), then roll out one deterministic episode per ``n``. No online data reaches the
+method. :func:`offline_adaptation_curves` returns arrays ``[runs, tasks, len(steps)]``; plots and
+tables (median and 25/75 percentiles over tasks and seeds) are computed from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from nacre.vector_rollout import BatchPolicyFn, rollout_batch
+
+
+class OfflineAdapter(Protocol):
+    """What an offline meta-learner provides to be evaluated."""
+
+    def adapted_policies(self, data: Sequence[dict[str, np.ndarray]], steps: Sequence[int]) -> Iterator[BatchPolicyFn]:
+        """For each entry of ``steps`` (in order), the deterministic batched policy of every task of ``data``
+        after that many test-time adaptation steps on that task's rows: (obs [m, O], task indices [m]) ->
+        actions [m, A] in [-1, 1]."""
+
+
+@dataclass
+class OfflineAdaptationResult:
+    """Per adaptation-step results, each of shape ``[runs, tasks, len(steps)]``."""
+
+    returns: np.ndarray  # sparse for sparse-reward runs, dense otherwise
+    dense_returns: np.ndarray
+    success: np.ndarray
+    lengths: np.ndarray
+    steps: np.ndarray  # [S] the test-time gradient steps of each column
+    num_transitions: int  # k, the offline transitions each adaptation saw
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
+                "lengths": self.lengths, "steps": self.steps,
+                "num_transitions": np.asarray(self.num_transitions)}  # fmt: skip
+
+    def column(self, n_steps: int) -> np.ndarray:
+        """Returns ``[runs, tasks]`` after ``n_steps`` adaptation steps."""
+        hits = np.flatnonzero(self.steps == n_steps)
+        if not len(hits):
+            raise KeyError(f"{n_steps} adaptation steps were not evaluated (evaluated: {self.steps.tolist()})")
+        return self.returns[:, :, hits[0]]
+
+    def quantiles(self) -> np.ndarray:
+        """``[3, S]``: 25th percentile, median and 75th percentile over runs and tasks (the paper's OOD figure)."""
+        flat = self.returns.reshape(-1, self.returns.shape[-1])
+        return np.percentile(flat, [25, 50, 75], axis=0)
+
+
+class _Rows(Protocol):
+    def uniform_indices(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
+
+    def rows(self, idx: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def offline_adaptation_curves(
+    adapter: OfflineAdapter,
+    datas: Sequence[_Rows],
+    tasks: Sequence[Any],
+    make_env: Callable[[Any], gym.Env],
+    num_runs: int,
+    num_transitions: int,
+    steps: Sequence[int],
+    episode_length: int,
+    rng: np.random.Generator,
+    sparse: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> OfflineAdaptationResult:
+    """Run the protocol of the module docstring; ``datas[i]`` is the offline data of ``tasks[i]``.
+
+    All tasks of a run are rolled out together (one lockstep batch per step count); ``progress`` is
+    called with 1 after each (run, step count).
+    """
+    if len(datas) != len(tasks):
+        raise ValueError(f"{len(datas)} datasets for {len(tasks)} tasks")
+    steps = [int(s) for s in steps]
+    if not steps or min(steps) < 0:
+        raise ValueError(f"steps must be a non-empty list of non-negative counts, got {steps}")
+    if num_runs <= 0 or num_transitions <= 0:
+        raise ValueError("num_runs and num_transitions must be positive")
+    envs = [make_env(task) for task in tasks]
+    shape = (num_runs, len(tasks), len(steps))
+    returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    success = np.zeros(shape, dtype=bool)
+    for run in range(num_runs):
+        batches = [d.rows(d.uniform_indices(rng, num_transitions)) for d in datas]
+        for j, policy in enumerate(adapter.adapted_policies(batches, steps)):
+            for ti, traj in enumerate(rollout_batch(envs, policy, rng, episode_length)):
+                returns[run, ti, j] = traj.episode_return(sparse)
+                dense[run, ti, j] = traj.episode_return(False)
+                success[run, ti, j] = traj.succeeded
+                lengths[run, ti, j] = len(traj)
+            if progress is not None:
+                progress(1)
+    for env in envs:
+        env.close()
+    return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions)

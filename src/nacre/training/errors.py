@@ -1,0 +1,25 @@
+"""Errors of a training run shared by every algorithm's trainer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a parameter became NaN/inf."""
+
+
+def check_finite(metrics: dict[str, float], named_parameters: Iterable[tuple[str, torch.Tensor]],
+                 iteration: int) -> None:  # fmt: skip
+    """Raise :class:`TrainingDiverged` naming the first non-finite metrics (else parameters) of ``iteration``."""
+    bad = [k for k, v in metrics.items() if not np.isfinite(v)]
+    if not bad:
+        bad = [name for name, p in named_parameters if not torch.isfinite(p).all()]
+    if bad:
+        raise TrainingDiverged(
+            f"non-finite values ({', '.join(bad[:3])}) in iteration {iteration}; "
+            "training stopped; checkpoints of earlier iterations are intact"
+        )
