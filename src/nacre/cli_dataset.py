@@ -15,10 +15,11 @@ from typing import Any
 
 def add_dataset_parser(sub: Any) -> argparse.ArgumentParser:
     """Create ``nacre dataset ...`` on the top-level subparsers ``sub``."""
-    dataset = sub.add_parser("dataset", help="offline datasets (one Minari dataset per task): info, verify")
+    dataset = sub.add_parser("dataset", help="offline datasets (one Minari dataset per task): info, verify, generate")
     dataset_sub = dataset.add_subparsers(dest="dataset_command", required=True)
     add_info_verify_parsers(dataset_sub)
     # --- `nacre dataset generate` goes here: add its parser to dataset_sub with set_defaults(dataset_handler=...)
+    add_generate_parser(dataset_sub)
     return dataset
 
 
@@ -82,3 +83,70 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"nacre: dataset {args.root} failed verification", file=sys.stderr)
     return 1
 
+
+# ---------------------------------------------------------------------- generate
+def add_generate_parser(dataset_subparsers: Any) -> None:
+    """Add ``generate`` (SAC behaviour data for every task of a distribution) to the ``dataset`` subparsers."""
+    gen = dataset_subparsers.add_parser(
+        "generate", help="behaviour data: the lifetime replay data of SAC learning each task (resumable)"
+    )
+    gen.add_argument("distribution", help="task distribution id, e.g. macaw-cheetah-vel or point-robot")
+    gen.add_argument("--out", type=Path, required=True, metavar="ROOT", help="dataset root to create or resume")
+    gen.add_argument("--preset", default="fast", help="paper | fast | tiny (default: fast)")
+    gen.add_argument("--behaviour", choices=["per-task", "multi-task"], default=None,
+                     help="per-task: a fresh SAC per task (paper); multi-task: one task-conditioned SAC")  # fmt: skip
+    gen.add_argument("--steps-per-task", type=int, default=None, help="env steps (transitions) per task")
+    gen.add_argument("--seed", type=int, default=None, help="seed of the SAC agents and episodes (default: 0)")
+    gen.add_argument("--split-seed", type=int, default=0, help="seed of the task split (sampled families)")
+    gen.add_argument("--n-train", type=int, default=None, help="train tasks (sampled families; default 35)")
+    gen.add_argument("--n-test", type=int, default=None, help="test tasks (sampled families; default 5)")
+    group = gen.add_argument_group("SAC settings (override the preset)")
+    for flag, kind in (("hidden-size", int), ("hidden-layers", int), ("batch-size", int),
+                       ("updates-per-step", float), ("random-steps", int), ("replay-capacity", int),
+                       ("checkpoint-every", int)):  # fmt: skip
+        group.add_argument(f"--{flag}", type=kind, default=None)
+    gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    gen.set_defaults(dataset_handler=cmd_generate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from nacre.datasets.generate import generate_datasets, preset
+    from nacre.datasets.store import DatasetError
+
+    names = ("behaviour", "steps_per_task", "seed", "hidden_size", "hidden_layers", "batch_size",
+             "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every")  # fmt: skip
+    bar, state = None, {"tasks_total": 0, "tasks_done": 0}
+
+    def progress(kind: str, n: int) -> None:
+        nonlocal bar
+        if kind == "env_steps_total" and not args.no_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="step", desc="generate", mininterval=1.0, dynamic_ncols=True)
+            bar.set_postfix(tasks=f"{state['tasks_done']}/{state['tasks_total']}")
+        elif kind in state:
+            state[kind] += n
+        elif kind == "env_steps" and bar is not None:
+            bar.update(n)
+        if bar is not None and kind.startswith("tasks"):
+            bar.set_postfix(tasks=f"{state['tasks_done']}/{state['tasks_total']}")
+
+    try:
+        settings = preset(args.preset, **{k: getattr(args, k) for k in names})
+        print(f"nacre: generating {args.distribution} into {args.out}: {settings.behaviour} SAC, "
+              f"{settings.steps_per_task} steps per task, seed {settings.seed}", file=sys.stderr)  # fmt: skip
+        generate_datasets(args.distribution, args.out, split_seed=args.split_seed, n_train=args.n_train,
+                          n_test=args.n_test, settings=settings, progress=progress)  # fmt: skip
+    except DatasetError as exc:
+        print(f"nacre: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nacre: interrupted; finished tasks and the last checkpoint are kept: rerun the same command to "
+              f"resume {args.out}", file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"nacre: {state['tasks_total']} tasks written to {args.out} (nacre dataset verify {args.out})",
+          file=sys.stderr)  # fmt: skip
+    return 0
