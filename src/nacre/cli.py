@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="meta-train an agent (or --resume a run)")
-    train.add_argument("algorithm", nargs="?", choices=["pearl", "macaw"], help="algorithm")
+    from nacre.training.loop import ALGORITHMS
+
+    train.add_argument("algorithm", nargs="?", choices=list(ALGORITHMS), help="algorithm")
     train.add_argument("distribution", nargs="?", help="task distribution id, e.g. sparse-point-robot")
     train.add_argument("--preset", default="fast", help="paper | fast | quick (PEARL) | tiny (default: fast)")
     train.add_argument("--run-dir", type=Path, default=None, help="where to write the run (default: runs/...)")

@@ -96,7 +96,7 @@ def test_resume_refuses_changed_data(point_dataset, tmp_path):
 
 
 def test_wrong_distribution_for_the_dataset(point_dataset):
-    with pytest.raises(DatasetError, match="holds 'point-robot-v1' data"):
+    with pytest.raises(DatasetError, match="holds .point-robot-v1. data, not .sparse-point-robot-v1."):
         MacawTrainer(preset("tiny", "sparse-point-robot", dataset=str(point_dataset)))
 
 
@@ -118,3 +118,30 @@ def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     assert "--trajectories is for PEARL" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--num-iterations", "3", "--no-progress", "--no-tensorboard"]) == 0
     assert load_trainer(run).iteration == 3
+
+
+def test_a_fixed_task_set_uses_its_own_split_on_data_of_the_same_tasks(tmp_path):
+    from nacre.datasets import init_dataset_root, write_task_dataset
+    from nacre.datasets.splits import dataset_split
+    from nacre.envs.base import task_to_json
+    from nacre.envs.registry import make_distribution
+
+    ood = make_distribution("macaw-cheetah-vel-ood")
+    tasks = [task_to_json(t) for t in ood.fixed_tasks()]
+    init_dataset_root(tmp_path, distribution_id="macaw-cheetah-vel-v1", tasks=tasks,
+                      splits={"train": [i for i in range(40) if i not in (2, 7, 15, 23, 26)],
+                              "test": [2, 7, 15, 23, 26]}, config={})  # fmt: skip
+    with pytest.raises(DatasetError, match="incomplete"):
+        dataset_split(tmp_path, ood)
+    probe = make_distribution("point-robot")
+    env = probe.make_env(probe.split(0, 1, 1).train[0])
+    from nacre.vector_rollout import rollout_batch
+
+    traj = rollout_batch([env], lambda o, i: np.zeros((len(o), 2)), np.random.default_rng(0), 3)[0]
+    for i in range(40):  # stand-in episodes: only the split logic is under test here
+        write_task_dataset(tmp_path, i, [traj], [0], env.observation_space, env.action_space)
+    got = dataset_split(tmp_path, ood)
+    assert got.train_indices == tuple(range(26)) and got.test_indices == tuple(range(26, 40))
+    assert dataset_split(tmp_path, make_distribution("macaw-cheetah-vel")).test_indices == (2, 7, 15, 23, 26)
+    with pytest.raises(DatasetError, match="not the same fixed task set"):
+        dataset_split(tmp_path, make_distribution("macaw-cheetah-dir"))

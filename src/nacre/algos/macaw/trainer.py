@@ -20,8 +20,9 @@ from nacre.algos.macaw.adapter import MacawOfflineAdapter
 from nacre.algos.macaw.config import MacawConfig
 from nacre.algos.macaw.learner import MacawLearner
 from nacre.datasets.loader import OfflineTaskData, load_offline_tasks, macaw_batch
-from nacre.datasets.store import DatasetError, read_manifest
-from nacre.envs.base import TaskSplit, task_to_json
+from nacre.datasets.splits import dataset_split
+from nacre.datasets.store import DatasetError
+from nacre.envs.base import task_to_json
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.offline_adaptation import OfflineAdaptationResult, offline_adaptation_curves
 from nacre.seeding import SeedTree
@@ -29,21 +30,6 @@ from nacre.training.errors import check_finite
 
 Progress = Callable[[str, int], None]
 
-
-
-def offline_split(dataset: str | Path, distribution_id: str) -> tuple[TaskSplit, list[int], list[int], dict]:
-    """Train/test tasks and their dataset indices from a dataset manifest, checked against the distribution."""
-    if not str(dataset):
-        raise DatasetError("no dataset given: pass --dataset ROOT (made by `nacre dataset generate`)")
-    manifest = read_manifest(Path(dataset))
-    if manifest.get("distribution_id") != distribution_id:
-        raise DatasetError(
-            f"dataset {dataset} holds {manifest.get('distribution_id')!r} data, not {distribution_id!r}"
-        )
-    tasks = manifest["tasks"]
-    train, test = list(manifest["splits"]["train"]), list(manifest["splits"]["test"])
-    split = TaskSplit(train=tuple(tasks[i] for i in train), test=tuple(tasks[i] for i in test))
-    return split, train, test, manifest
 
 
 class MacawTrainer:
@@ -54,8 +40,9 @@ class MacawTrainer:
     def __init__(self, cfg: MacawConfig) -> None:
         self.cfg = cfg
         self.distribution = make_distribution(cfg.env)
-        self.split, self.train_indices, self.test_indices, manifest = offline_split(cfg.dataset, self.distribution.id)
-        self.dataset_checksums = {str(k): v.get("checksum") for k, v in manifest.get("finished", {}).items()}
+        data_split = dataset_split(cfg.dataset, self.distribution)
+        self.split, self.dataset_checksums = data_split.split, data_split.checksums
+        self.train_indices, self.test_indices = list(data_split.train_indices), list(data_split.test_indices)
         self.episode_length = self.distribution.episode_length
         probe = self.distribution.make_env(self.split.train[0])
         self.obs_dim = int(np.prod(probe.observation_space.shape))
@@ -63,7 +50,7 @@ class MacawTrainer:
         probe.close()
         load = lambda idx, window: load_offline_tasks(
             Path(cfg.dataset), idx, gamma=cfg.discount, window=window,
-            window_transitions=cfg.window_transitions or None, expect_distribution=self.distribution.id,
+            window_transitions=cfg.window_transitions or None,  # the distribution was checked by dataset_split
             expect_obs_dim=self.obs_dim, expect_action_dim=self.action_dim,
         )  # fmt: skip
         self.train_data: list[OfflineTaskData] = load(self.train_indices, cfg.data_window)
