@@ -105,3 +105,16 @@ def offline_adaptation_curves(
     for env in envs:
         env.close()
     return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions)
+
+
+def offline_eval_metrics(result: OfflineAdaptationResult) -> dict[str, float]:
+    """Scalars for a training log: mean and median return per number of adaptation steps; ``returns/test`` is
+    the return after the most steps evaluated and ``returns/test_prior_only`` the un-adapted one (0 steps)."""
+    out: dict[str, float] = {}
+    for j, n in enumerate(result.steps.tolist()):
+        out[f"returns/test_steps_{n}"] = float(result.returns[:, :, j].mean())
+        out[f"returns/test_median_steps_{n}"] = float(np.median(result.returns[:, :, j]))
+    out["returns/test"] = out[f"returns/test_steps_{int(result.steps.max())}"]
+    if 0 in result.steps:
+        out["returns/test_prior_only"] = out["returns/test_steps_0"]
+    return out

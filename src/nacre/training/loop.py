@@ -29,6 +29,8 @@ from nacre.training.checkpoint import (
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.trainer:PearlTrainer"),
     "macaw": ("nacre.algos.macaw.config:MacawConfig", "nacre.algos.macaw.trainer:MacawTrainer"),
+    "mt-finetune": ("nacre.algos.mtft.config:MtftConfig", "nacre.algos.mtft.trainer:MtftTrainer"),
+    "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
 }
 
 Progress = Callable[[str, int], None]

@@ -24,7 +24,11 @@ from nacre.datasets.splits import dataset_split
 from nacre.datasets.store import DatasetError
 from nacre.envs.base import task_to_json
 from nacre.envs.registry import make_distribution
-from nacre.evaluation.offline_adaptation import OfflineAdaptationResult, offline_adaptation_curves
+from nacre.evaluation.offline_adaptation import (
+    OfflineAdaptationResult,
+    offline_adaptation_curves,
+    offline_eval_metrics,
+)
 from nacre.seeding import SeedTree
 from nacre.training.errors import check_finite
 
@@ -119,16 +123,7 @@ class MacawTrainer:
         )  # fmt: skip
 
     def eval_metrics(self, result: OfflineAdaptationResult) -> dict[str, float]:
-        """Scalars for the log: mean and median test return per number of adaptation steps."""
-        out: dict[str, float] = {}
-        for j, n in enumerate(result.steps.tolist()):
-            out[f"returns/test_steps_{n}"] = float(result.returns[:, :, j].mean())
-            out[f"returns/test_median_steps_{n}"] = float(np.median(result.returns[:, :, j]))
-        adapted = int(result.steps.max())
-        out["returns/test"] = out[f"returns/test_steps_{adapted}"]
-        if 0 in result.steps:
-            out["returns/test_prior_only"] = out["returns/test_steps_0"]
-        return out
+        return offline_eval_metrics(result)
 
     def set_run_options(self, **changes: Any) -> None:
         """Change run-only settings (``cfg.run_only_fields``: device, budgets, logging) of a resumed run."""

@@ -28,6 +28,8 @@ class PearlConfig(ConfigBase):
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     n_train_tasks: int = 100
     n_test_tasks: int = 30
+    #: offline PEARL only: dataset root (``nacre dataset generate``); its manifest fixes the tasks
+    dataset: str = ""
     # model
     latent_dim: int = 5
     hidden_size: int = 300
@@ -71,6 +73,8 @@ class PearlConfig(ConfigBase):
     num_eval_trajectories: int = 3
     num_evals: int = 1
     eval_every: int = 1
+    #: offline PEARL only: context transitions drawn from each test task's offline data (REFERENCE 2.5)
+    eval_transitions: int = 256
     # run
     seed: int = 0
     device: str = "cpu"
@@ -80,7 +84,7 @@ class PearlConfig(ConfigBase):
     #: fields that may differ between a checkpoint and the run that loads it
     run_only_fields: ClassVar[frozenset[str]] = frozenset({
         "device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
-        "num_evals", "num_eval_trajectories",
+        "num_evals", "num_eval_trajectories", "eval_transitions",
     })  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -89,7 +93,7 @@ class PearlConfig(ConfigBase):
             "encoder_hidden_size", "encoder_hidden_layers", "meta_batch", "batch_size",
             "embedding_batch_size", "num_iterations", "num_tasks_sample", "num_train_steps_per_itr",
             "replay_buffer_size", "num_exp_traj_eval", "num_eval_trajectories", "num_evals",
-            "eval_every", "checkpoint_every", "keep_checkpoints",
+            "eval_every", "checkpoint_every", "keep_checkpoints", "eval_transitions",
         ]  # fmt: skip
         non_negative = [
             "num_initial_steps", "num_steps_prior", "num_steps_posterior",
@@ -255,6 +259,7 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
             values.update(n_train_tasks=2, n_test_tasks=2)
     else:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values.update(_fixed_sizes(env))
     values.update(overrides)
     try:
         return PearlConfig(**values)
@@ -268,7 +273,29 @@ def fast_mujoco_overrides() -> dict[str, Any]:
                 num_train_steps_per_itr=500, eval_every=5)  # fmt: skip
 
 
+#: MACAW's task sets take the PEARL settings of the family they are drawn from
+_ALIASES = {"macaw-cheetah-vel": "cheetah-vel", "macaw-cheetah-vel-ood": "cheetah-vel",
+            "macaw-cheetah-dir": "cheetah-dir", "macaw-ant-dir": "ant-dir",
+            "macaw-walker-params": "walker-params"}  # fmt: skip
+
+
 def _family(env: str) -> str:
-    """``cheetah-vel-v1`` -> ``cheetah-vel``."""
+    """``cheetah-vel-v1`` -> ``cheetah-vel``; MACAW task sets -> the family they come from."""
     head, sep, tail = env.rpartition("-v")
-    return head if sep and tail.isdigit() else env
+    name = head if sep and tail.isdigit() else env
+    return _ALIASES.get(name, name)
+
+
+def _fixed_sizes(env: str) -> dict[str, int]:
+    """``n_train_tasks`` / ``n_test_tasks`` of a distribution with a fixed task set (MACAW's), else nothing."""
+    if not env.startswith("macaw-"):
+        return {}
+    from nacre.envs.registry import TaskDistributionError, make_distribution
+
+    try:
+        dist = make_distribution(env)
+    except TaskDistributionError:
+        return {}
+    if hasattr(dist, "n_train") and hasattr(dist, "n_test"):
+        return {"n_train_tasks": int(dist.n_train), "n_test_tasks": int(dist.n_test)}
+    return {}

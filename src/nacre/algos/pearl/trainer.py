@@ -12,7 +12,7 @@ import torch
 
 from nacre.algos.pearl.adapter import PearlAdapter
 from nacre.algos.pearl.collect import PearlCollector
-from nacre.algos.pearl.config import PearlConfig
+from nacre.algos.pearl.config import ConfigError, PearlConfig
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import sample_context, sample_rl_batch
 from nacre.buffers.replay import MultiTaskReplayBuffer
@@ -33,9 +33,11 @@ class PearlTrainer:
     algorithm = "pearl"
 
     def __init__(self, cfg: PearlConfig) -> None:
+        if cfg.dataset and self.algorithm == "pearl":
+            raise ConfigError("dataset is for offline PEARL: nacre train offline-pearl <id> --dataset ROOT")
         self.cfg = cfg
         self.distribution = make_distribution(cfg.env, **cfg.env_kwargs)
-        self.split: TaskSplit = self.distribution.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)
+        self.split: TaskSplit = self._task_split()
         self.episode_length = self.distribution.episode_length
         probe = self.distribution.make_env(self.split.train[0])
         if not isinstance(probe.action_space, gym.spaces.Box):
@@ -56,6 +58,10 @@ class PearlTrainer:
         self.grad_steps = 0
         self.train_seconds = 0.0
 
+    def _task_split(self) -> TaskSplit:
+        """Train and test tasks: a pure function of (distribution, seed, sizes)."""
+        return self.distribution.split(self.cfg.seed, self.cfg.n_train_tasks, self.cfg.n_test_tasks)
+
     def _train_env(self, task: int) -> gym.Env:
         if task not in self._envs:
             self._envs[task] = self.distribution.make_env(self.split.train[task])
@@ -66,12 +72,7 @@ class PearlTrainer:
         """Collect data (REFERENCE 1.3), take ``num_train_steps_per_itr`` gradient steps, return metrics."""
         cfg, seeds = self.cfg, self.seeds
         start = time.perf_counter()
-        collected: dict[str, list[Trajectory]] = {"initial": [], "prior": [], "posterior": [], "extra": []}
-        if self.iteration == 0:
-            collected["initial"] = self.collector.initial(list(range(cfg.n_train_tasks)), seeds.collect, seeds.buffer)
-        sampled = [int(t) for t in seeds.collect.integers(cfg.n_train_tasks, size=cfg.num_tasks_sample)]
-        for phase, trajs in self.collector.iteration(sampled, seeds.collect, seeds.buffer).items():
-            collected[phase] += trajs
+        collected = self._collect()
         new_steps = sum(len(t) for trajs in collected.values() for t in trajs)
         self.env_steps += new_steps
         collect_seconds = time.perf_counter() - start
@@ -95,7 +96,7 @@ class PearlTrainer:
 
         sparse = cfg.sparse_rewards
         for phase in ("prior", "posterior", "extra"):
-            if collected[phase]:
+            if collected.get(phase):
                 metrics[f"returns/train_{phase}"] = float(np.mean([t.episode_return(sparse) for t in collected[phase]]))
         self.iteration += 1
         elapsed = time.perf_counter() - start
@@ -105,9 +106,20 @@ class PearlTrainer:
             "time/wall_clock": self.train_seconds,
             "time/grad_steps_per_second": cfg.num_train_steps_per_itr / train_seconds,
             "time/env_steps_per_second": new_steps / max(collect_seconds, 1e-9),
-            "memory/replay_bytes": self.rl_buffer.nbytes() + self.enc_buffer.nbytes(),
+            "memory/replay_bytes": sum({id(b): b.nbytes() for b in (self.rl_buffer, self.enc_buffer)}.values()),
         })  # fmt: skip
         return metrics
+
+    def _collect(self) -> dict[str, list[Trajectory]]:
+        """This iteration's data collection by phase (REFERENCE 1.3), already added to the buffers."""
+        cfg, seeds = self.cfg, self.seeds
+        collected: dict[str, list[Trajectory]] = {"initial": [], "prior": [], "posterior": [], "extra": []}
+        if self.iteration == 0:
+            collected["initial"] = self.collector.initial(list(range(cfg.n_train_tasks)), seeds.collect, seeds.buffer)
+        sampled = [int(t) for t in seeds.collect.integers(cfg.n_train_tasks, size=cfg.num_tasks_sample)]
+        for phase, trajs in self.collector.iteration(sampled, seeds.collect, seeds.buffer).items():
+            collected[phase] += trajs
+        return collected
 
     # ------------------------------------------------------------------ meta-test
     def evaluate(
@@ -156,7 +168,7 @@ class PearlTrainer:
             "tasks": {"train": [task_to_json(t) for t in self.split.train],
                       "test": [task_to_json(t) for t in self.split.test]},
             "learner": self.learner.state_dict(),
-            "buffers": {"rl": self.rl_buffer.state_dict(), "encoder": self.enc_buffer.state_dict()},
+            "buffers": self._buffer_state(),
             "rng": self.seeds.get_state(),
             "counters": {"iteration": self.iteration, "env_steps": self.env_steps,
                          "grad_steps": self.grad_steps, "train_seconds": self.train_seconds},
@@ -170,6 +182,12 @@ class PearlTrainer:
         self.grad_steps, self.train_seconds = int(c["grad_steps"]), float(c["train_seconds"])
         if weights_only:
             return
+        self._load_buffers(state)
+        self.seeds.set_state(state["rng"])
+
+    def _buffer_state(self) -> dict[str, Any]:
+        return {"rl": self.rl_buffer.state_dict(), "encoder": self.enc_buffer.state_dict()}
+
+    def _load_buffers(self, state: dict[str, Any]) -> None:
         self.rl_buffer.load_state_dict(state["buffers"]["rl"])
         self.enc_buffer.load_state_dict(state["buffers"]["encoder"])
-        self.seeds.set_state(state["rng"])
