@@ -118,6 +118,8 @@ def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     assert "--trajectories is for PEARL" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--num-iterations", "3", "--no-progress", "--no-tensorboard"]) == 0
     assert load_trainer(run).iteration == 3
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(run), "--out", str(png)]) == 0 and png.stat().st_size > 10_000
 
 
 def test_a_fixed_task_set_uses_its_own_split_on_data_of_the_same_tasks(tmp_path):

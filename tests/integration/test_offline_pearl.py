@@ -84,3 +84,16 @@ def test_cli_train_and_eval(point_dataset, tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["algorithm"] == "offline-pearl"
     assert main(["eval", str(run), "--transitions", "16", "--runs", "2", "--no-progress"]) == 0
     assert "16 transitions" in capsys.readouterr().out
+
+
+def test_plot_refuses_to_mix_online_and_offline_runs(point_dataset, tmp_path, capsys):
+    from nacre.evaluation.plots import plot_runs
+
+    offline = OfflinePearlTrainer(_cfg(point_dataset, num_iterations=1))
+    train(offline, tmp_path / "off", tensorboard=False)
+    online = PearlTrainer(preset("tiny", "point-robot", num_iterations=1))
+    train(online, tmp_path / "on", tensorboard=False)
+    with pytest.raises(ValueError, match="plot them separately"):
+        plot_runs([tmp_path / "off", tmp_path / "on"], tmp_path / "x.png")
+    plot_runs([tmp_path / "off"], tmp_path / "off.png")
+    assert (tmp_path / "off.png").stat().st_size > 10_000

@@ -1,4 +1,11 @@
-"""PNG figures computed from run directories: learning curves and adaptation curves across seeds."""
+"""PNG figures computed from run directories: learning curves and adaptation curves across seeds.
+
+Online runs (PEARL): test return after exploration (solid) and with z from the prior (dashed) against
+meta-training env steps; the adaptation curve is the mean return of trajectory k over tasks and seeds.
+Offline runs (MACAW, offline PEARL, MT+FT): test return after adaptation (solid) and un-adapted (dashed)
+against outer/gradient steps (they take no env steps); the adaptation curve is the median return against
+the number of test-time adaptation steps with the 25-75 percentile band over tasks, runs and seeds.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +23,15 @@ _IGNORED = {"seed", "device", "checkpoint_every", "keep_checkpoints", "eval_ever
 def _group_key(run_dir: Path) -> tuple[str, dict]:
     meta = json.loads((run_dir / "config.json").read_text())
     cfg = {k: v for k, v in meta["config"].items() if k not in _IGNORED}
-    return json.dumps(cfg, sort_keys=True), meta["config"]
+    cfg["algorithm"] = meta.get("algorithm", "pearl")
+    return json.dumps(cfg, sort_keys=True), {**meta["config"], "algorithm": cfg["algorithm"]}
 
 
 def _auto_labels(configs: list[dict]) -> list[str]:
     if len(configs) == 1:
-        return [str(configs[0]["env"])]
-    varying = [k for k in configs[0] if k not in _IGNORED and len({json.dumps(c.get(k)) for c in configs}) > 1]
+        return [f"{configs[0]['algorithm']} {configs[0]['env']}"]
+    shared = set.intersection(*(set(c) for c in configs)) - _IGNORED
+    varying = [k for k in configs[0] if k in shared and len({json.dumps(c.get(k)) for c in configs}) > 1]
     return [", ".join(f"{k}={c[k]}" for k in varying[:3]) or str(c["env"]) for c in configs]
 
 
@@ -54,15 +63,28 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
     names = list(labels) if labels else _auto_labels(list(configs.values()))
     if len(names) != len(groups):
         raise ValueError(f"got {len(names)} labels for {len(groups)} groups of runs")
+    kinds = {c["algorithm"] == "pearl" for c in configs.values()}
+    if len(kinds) > 1:
+        raise ValueError("online (pearl) and offline runs have different axes: plot them separately")
+    offline = kinds == {False}
     sparse = any(c.get("sparse_rewards") for c in configs.values())
     fig, axes = plt.subplots(1, 3 if sparse else 2, figsize=(15 if sparse else 10, 4))
     for (_key, dirs), name in zip(groups.items(), names, strict=True):
-        _learning_curve(axes[0], dirs, name)
-        _adaptation_curve(axes[1], dirs, name, "returns")
+        _learning_curve(axes[0], dirs, name, "time/grad_steps" if offline else "time/env_steps")
+        if offline:
+            _offline_adaptation_curve(axes[1], dirs, name)
+        else:
+            _adaptation_curve(axes[1], dirs, name, "returns")
         if sparse:
             _adaptation_curve(axes[2], dirs, name, "success")
-    axes[0].set(xlabel="meta-training env steps", ylabel="test return after exploration", title="learning curve")
-    axes[1].set(xlabel="trajectory k (after k-1 of context)", ylabel="return", title="adaptation curve")
+    if offline:
+        axes[0].set(xlabel="meta-training outer/gradient steps (no env steps)",
+                    ylabel="test return: adapted (solid), un-adapted (dashed)", title="learning curve")
+        axes[1].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%", title="offline adaptation")
+    else:
+        axes[0].set(xlabel="meta-training env steps", ylabel="test return: adapted (solid), prior z (dashed)",
+                    title="learning curve")
+        axes[1].set(xlabel="trajectory k (after k-1 of context)", ylabel="return", title="adaptation curve")
     if sparse:
         axes[2].set(xlabel="trajectory k", ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
     for ax in axes:
@@ -75,21 +97,26 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
     plt.close(fig)
 
 
-def _learning_curve(ax, dirs: list[Path], name: str) -> None:
+def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
     curves = []
     for rd in dirs:
         log = rd / "progress.jsonl"
         rows = [r for r in read_jsonl(log) if "returns/test" in r] if log.exists() else []
         if rows:
-            curves.append((np.array([r["time/env_steps"] for r in rows]), np.array([r["returns/test"] for r in rows])))
+            prior = [r.get("returns/test_prior_only", np.nan) for r in rows]
+            curves.append((np.array([r[x_key] for r in rows]), np.array([r["returns/test"] for r in rows]),
+                           np.array(prior, dtype=float)))  # fmt: skip
     if not curves:
         return
     n = min(len(c[0]) for c in curves)
     x = np.mean([c[0][:n] for c in curves], axis=0)
     y = np.stack([c[1][:n] for c in curves])
-    ax.plot(x, y.mean(0), label=f"{name} ({len(curves)} seeds)")
+    (line,) = ax.plot(x, y.mean(0), label=f"{name} ({len(curves)} seeds)")
     if len(curves) > 1:
-        ax.fill_between(x, y.min(0), y.max(0), alpha=0.2)
+        ax.fill_between(x, y.min(0), y.max(0), alpha=0.2, color=line.get_color())
+    prior = np.stack([c[2][:n] for c in curves])
+    if np.isfinite(prior).any():
+        ax.plot(x, np.nanmean(prior, axis=0), ls="--", color=line.get_color())
 
 
 def _adaptation_curve(ax, dirs: list[Path], name: str, field: str) -> None:
@@ -106,3 +133,20 @@ def _adaptation_curve(ax, dirs: list[Path], name: str, field: str) -> None:
     ax.plot(k, y.mean(0), marker="o", ms=3, label=f"{name} ({len(per_seed)} seeds)")
     if len(per_seed) > 1:
         ax.fill_between(k, y.min(0), y.max(0), alpha=0.2)
+
+
+def _offline_adaptation_curve(ax, dirs: list[Path], name: str) -> None:
+    pooled, steps = [], None
+    for rd in dirs:
+        data = latest_eval(rd)
+        if data is not None and "steps" in data:
+            if steps is not None and not np.array_equal(steps, data["steps"]):
+                raise ValueError(f"{rd}: its last evaluation used other adaptation steps than the other seeds")
+            steps = data["steps"]
+            pooled.append(data["returns"].reshape(-1, len(steps)))
+    if steps is None:
+        return
+    values = np.concatenate(pooled)
+    q25, med, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({len(pooled)} seeds)")
+    ax.fill_between(steps, q25, q75, alpha=0.2, color=line.get_color())
