@@ -1,15 +1,18 @@
 """PEARL gradient-step cost at the paper's shapes, against this machine's matmul peak.
 
-Usage: ``python benchmarks/update_throughput.py [--steps 20] [--device cpu] [--only cheetah-vel]``
+Usage: ``python benchmarks/update_throughput.py [--steps 10] [--rounds 3] [--threads 1] [--only cheetah-vel]
+[--env-steps 0]``
 
 Prints, in one run:
 
 * seconds per PEARL gradient step (``PearlLearner.update`` on random data of the right shapes) for the
   paper presets of cheetah-vel (meta-batch 16, batch 256, context 100, networks 300x3, encoder 200x3,
-  latent 5) and the point robot;
+  latent 5) and the point robot, side by side: the plain fp32 step (the reference's computation: every
+  speed option off), each speed option alone, all lossless options (the default), and bf16 with and
+  without them; the variants are timed in interleaved rounds (median), so ratios hold on a loaded machine;
 * GFLOP per step counted with ``torch.utils.flop_counter.FlopCounterMode`` and the achieved GFLOP/s;
 * the sustained fp32 and bf16 GEMM throughput at a PEARL-like shape (4096x300 @ 300x300) and at
-  2048^3, and the fraction of the fp32 peak the update reaches;
+  2048^3, and the fraction of the matching peak each step reaches;
 * env steps per second of PEARL data collection (policy inference included), one env at a time and
   ``--collect-envs`` envs in lockstep with batched inference, against raw random-action stepping.
 """
@@ -27,6 +30,7 @@ from nacre.algos.pearl.config import preset
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.buffers.context import context_dim
 from nacre.envs import make_distribution
+from nacre.nn.precision import resolve_precision
 from nacre.types import TransitionBatch
 from nacre.vector_rollout import rollout_batch, to_env_action
 
@@ -46,26 +50,72 @@ def random_inputs(cfg, obs_dim: int, act_dim: int, device: torch.device):
     return batch, ctx
 
 
-def time_update(env: str, steps: int, device: str, precision: str = "fp32") -> tuple[float, float]:
-    """(seconds per step, GFLOP per step) for the paper preset of ``env``."""
-    cfg = preset("paper", env, device=device, precision=precision)
+PLAIN = dict(q_ensemble="split", detach_critic_in_policy_loss=False, fused_v_policy_backward=False,
+             inplace_relu=False)  # the reference's computation
+LEVERS = {  # each lever alone, on top of the plain step
+    "batched twin-Q (bmm)": dict(q_ensemble="batched"),
+    "detached Q in L_pi": dict(detach_critic_in_policy_loss=True),
+    "fused L_V+L_pi backward": dict(fused_v_policy_backward=True),
+    "in-place ReLU": dict(inplace_relu=True),
+}
+ALL = dict(q_ensemble="split", detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True)
+PREVIOUS = dict(q_ensemble="batched", detach_critic_in_policy_loss=True, fused_v_policy_backward=True,
+                inplace_relu=False)  # the default before the speed options existed
+
+
+def variants(full: bool) -> dict[str, dict]:
+    """name -> PearlConfig overrides, the plain fp32 step first."""
+    out = {"plain fp32 (reference computation)": dict(PLAIN, precision="fp32")}
+    if full:
+        out.update({name: dict(PLAIN, **lever, precision="fp32") for name, lever in LEVERS.items()})
+        out["previous default (fp32)"] = dict(PREVIOUS, precision="fp32")
+    out["all lossless levers fp32 (default)"] = dict(ALL, precision="fp32")
+    if full:
+        out["plain bf16"] = dict(PLAIN, precision="bf16")
+    out["all levers + bf16"] = dict(ALL, precision="bf16")
+    return out
+
+
+def make_learner(env: str, device: str, overrides: dict) -> tuple[PearlLearner, TransitionBatch, torch.Tensor]:
+    cfg = preset("paper", env, device=device, **overrides)
     obs_dim, act_dim = SHAPES[env]
     dev = torch.device(device)
     learner = PearlLearner(cfg, obs_dim, act_dim, torch.Generator().manual_seed(0),
                            torch.Generator(device=dev).manual_seed(1))  # fmt: skip
     batch, ctx = random_inputs(cfg, obs_dim, act_dim, dev)
-    for _ in range(3):
-        learner.update(batch, ctx)
+    return learner, batch, ctx
+
+
+def count_gflop(learner: PearlLearner, batch: TransitionBatch, ctx: torch.Tensor) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
         learner.update(batch, ctx)
-    gflop = counter.get_total_flops() / 1e9
-    _sync(dev)
-    start = time.perf_counter()
-    for _ in range(steps):
-        learner.update(batch, ctx)
-    _sync(dev)
-    return (time.perf_counter() - start) / steps, gflop
+    return counter.get_total_flops() / 1e9
+
+
+def time_variants(env: str, steps: int, rounds: int, device: str, full: bool) -> dict[str, tuple[float, float]]:
+    """name -> (median seconds per step, GFLOP per step).
+
+    All variants are built first and timed in interleaved rounds of ``steps`` steps each, so that a load
+    change on a shared machine hits every variant alike; the median over rounds is reported.
+    """
+    dev = torch.device(device)
+    setups = {name: make_learner(env, device, o) for name, o in variants(full).items()}
+    gflop = {}
+    for name, (learner, batch, ctx) in setups.items():
+        for _ in range(2):
+            learner.update(batch, ctx)
+        gflop[name] = count_gflop(learner, batch, ctx)
+    times: dict[str, list[float]] = {name: [] for name in setups}
+    for _ in range(rounds):
+        for name, (learner, batch, ctx) in setups.items():
+            _sync(dev)
+            start = time.perf_counter()
+            for _ in range(steps):
+                learner.update(batch, ctx)
+            _sync(dev)
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: (float(np.median(times[name])), gflop[name]) for name in setups}
 
 
 def gemm_gflops(m: int, k: int, n: int, dtype: torch.dtype, device: str, seconds: float = 1.0) -> float:
@@ -116,30 +166,37 @@ def _sync(device: torch.device) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timing round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", choices=sorted(SHAPES), default=None)
-    parser.add_argument("--env-steps", type=int, default=4000)
+    parser.add_argument("--env-steps", type=int, default=4000, help="0 skips the collection measurement")
     parser.add_argument("--collect-envs", type=int, default=10, help="envs stepped in lockstep")
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    auto = resolve_precision("auto", args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
+          f"precision='auto' resolves to {auto}")  # fmt: skip
     fp32_small = gemm_gflops(4096, 300, 300, torch.float32, args.device)
     fp32_big = gemm_gflops(2048, 2048, 2048, torch.float32, args.device)
     bf16_small = gemm_gflops(4096, 300, 300, torch.bfloat16, args.device)
     bf16_big = gemm_gflops(2048, 2048, 2048, torch.bfloat16, args.device)
     print(f"GEMM GFLOP/s  fp32: {fp32_small:7.1f} (4096x300x300) {fp32_big:7.1f} (2048^3)   "
           f"bf16: {bf16_small:7.1f} (4096x300x300) {bf16_big:7.1f} (2048^3)")  # fmt: skip
-    peak = max(fp32_small, fp32_big)
-    print(f"{'preset':<14}{'precision':<10}{'s/step':>9}{'GFLOP/step':>12}{'GFLOP/s':>9}{'of fp32 peak':>14}"
-          f"{'speed-up':>10}")  # fmt: skip
-    for env in [args.only] if args.only else sorted(SHAPES):
-        base = None
-        for precision in args.precision:
-            sec, gflop = time_update(env, args.steps, args.device, precision)
-            base = base or sec
-            print(f"{env:<14}{precision:<10}{sec:9.4f}{gflop:12.2f}{gflop / sec:9.1f}{gflop / sec / peak:14.1%}"
-                  f"{base / sec:9.2f}x")  # fmt: skip
+    peaks = {"fp32": max(fp32_small, fp32_big), "bf16": max(bf16_small, bf16_big)}
+    for env in [args.only] if args.only else ["cheetah-vel", "point-robot"]:
+        results = time_variants(env, args.steps, args.rounds, args.device, full=env == "cheetah-vel")
+        print(f"\n{env} paper shapes: s/step = median of {args.rounds} interleaved rounds of {args.steps} steps")
+        print(f"{'variant':<38}{'s/step':>9}{'vs plain':>10}{'GFLOP':>8}{'GFLOP/s':>9}{'of peak':>9}")
+        base = next(iter(results.values()))[0]
+        for name, (sec, gflop) in results.items():
+            prec = "bf16" if "bf16" in name else "fp32"
+            print(f"{name:<38}{sec:9.4f}{base / sec:9.2f}x{gflop:8.2f}{gflop / sec:9.1f}"
+                  f"{gflop / sec / peaks[prec]:8.0%} {prec}")  # fmt: skip
+    if args.env_steps <= 0:
+        return
     n = args.collect_envs
     print(f"collection (300x3 policy), env steps/s: {'1 env':>9}{f'{n} envs lockstep':>18}{'raw env':>10}"
           f"{'lockstep/raw':>14}")  # fmt: skip

@@ -13,7 +13,8 @@ from nacre.config import ConfigBase, ConfigError
 
 EncoderKind = Literal["mlp", "rnn-transitions", "rnn-trajectories"]
 KLReduction = Literal["sum", "mean"]
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "auto"]
+QEnsemble = Literal["split", "batched"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class PearlConfig(ConfigBase):
     """Every setting of a PEARL run. Defaults are the paper's Half-Cheetah-Vel values."""
 
     label: ClassVar[str] = "PEARL"
-    type_aliases: ClassVar[dict[str, type]] = {"EncoderKind": str, "KLReduction": str, "Precision": str}
+    type_aliases: ClassVar[dict[str, type]] = {"EncoderKind": str, "KLReduction": str, "Precision": str,
+                                                 "QEnsemble": str}
 
     # task distribution
     env: str = "sparse-point-robot"
@@ -53,8 +55,21 @@ class PearlConfig(ConfigBase):
     policy_mean_reg: float = 1e-3
     policy_std_reg: float = 1e-3
     policy_pre_activation_reg: float = 0.0
-    #: "bf16" runs the networks' matmuls under bf16 autocast (losses, log-probs, posterior stay fp32)
+    #: "bf16" runs the networks' matmuls under bf16 autocast (losses, log-probs, posterior stay fp32);
+    #: "auto" picks bf16 where the hardware has bf16 matrix units (CPU avx512_bf16 / amx_bf16, CUDA
+    #: compute capability >= 8), fp32 elsewhere (nacre.nn.precision). bf16 is lossy, so fp32 stays the default.
     precision: Precision = "fp32"
+    # speed options of the gradient step: each leaves the gradients exactly those of REFERENCE 1.2
+    # (tests/unit/test_pearl_fast_paths.py); turning all off gives the reference's computation
+    #: twin Q: "split" runs one matmul per critic (fastest on CPU), "batched" one batched matmul for both
+    q_ensemble: QEnsemble = "split"
+    #: L_pi evaluates the critics with detached weights, so no Q weight-gradient is computed only to be
+    #: discarded (the reference computes them)
+    detach_critic_in_policy_loss: bool = True
+    #: one backward pass of L_V + L_pi (they share no parameters) instead of one per loss
+    fused_v_policy_backward: bool = True
+    #: ReLU in place on each layer's fresh output (same values; one activation buffer fewer per layer)
+    inplace_relu: bool = True
     # batches
     meta_batch: int = 16
     batch_size: int = 256
@@ -85,6 +100,7 @@ class PearlConfig(ConfigBase):
     run_only_fields: ClassVar[frozenset[str]] = frozenset({
         "device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
         "num_evals", "num_eval_trajectories", "eval_transitions",
+        "q_ensemble", "detach_critic_in_policy_loss", "fused_v_policy_backward", "inplace_relu",
     })  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -112,8 +128,10 @@ class PearlConfig(ConfigBase):
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.encoder not in ("mlp", "rnn-transitions", "rnn-trajectories"):
             raise ConfigError(f"encoder must be mlp, rnn-transitions or rnn-trajectories, got {self.encoder!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
+        if self.q_ensemble not in ("split", "batched"):
+            raise ConfigError(f"q_ensemble must be 'split' or 'batched', got {self.q_ensemble!r}")
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"kl_reduction must be 'sum' or 'mean', got {self.kl_reduction!r}")
         if self.num_exp_traj_eval > self.num_eval_trajectories:

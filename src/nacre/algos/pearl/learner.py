@@ -1,8 +1,13 @@
 """The PEARL learner: networks, optimisers and the target V; ``update`` is one gradient step.
 
 Gradient routing (REFERENCE 1.2): the encoder is trained only by the Q losses and the KL term; V,
-the policy and the target V see ``z.detach()``; the policy loss moves only the policy (the Q
+the policy and the target V see ``z.detach()``; the policy loss moves only the policy (by default the Q
 ensemble is evaluated with detached weights, so no discarded Q gradients are computed).
+
+Speed options (``PearlConfig``: ``q_ensemble``, ``detach_critic_in_policy_loss``,
+``fused_v_policy_backward``, ``inplace_relu``, ``precision``) change how the step is computed, never
+which gradients reach which network; tests/unit/test_pearl_fast_paths.py checks each against the plain
+computation.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from nacre.algos.pearl.config import PearlConfig
 from nacre.buffers.context import context_dim
 from nacre.nn.distributions import Posterior
 from nacre.nn.encoders import RecurrentEncoder, TransitionEncoder
-from nacre.nn.mlp import MLP, EnsembleMLP
+from nacre.nn.mlp import MLP, EnsembleMLP, set_fast_paths
 from nacre.nn.policies import TanhGaussianPolicy
+from nacre.nn.precision import resolve_precision
 from nacre.types import TransitionBatch
 
 
@@ -43,6 +49,7 @@ class PearlNetworks(nn.Module):
         self.target_vf = MLP(obs_dim + z, 1, h, n, gen)
         self.target_vf.load_state_dict(self.vf.state_dict())
         self.target_vf.requires_grad_(False)
+        set_fast_paths(self, inplace_relu=cfg.inplace_relu, ensemble_matmul=cfg.q_ensemble)
 
 
 class PearlLearner:
@@ -56,6 +63,8 @@ class PearlLearner:
         self.device = torch.device(cfg.device)
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.nets = PearlNetworks(cfg, obs_dim, action_dim, init_gen).to(self.device)
+        #: the matmul precision in use ("fp32" or "bf16"; ``precision="auto"`` resolved for this device)
+        self.precision = resolve_precision(cfg.precision, self.device)
         self.gen = train_gen
         n = self.nets
         # fused Adam: the same update rule in one kernel per optimiser (the per-tensor loop dominated small nets)
@@ -100,7 +109,7 @@ class PearlLearner:
         obs, actions, next_obs = flat(batch.obs), flat(batch.actions), flat(batch.next_obs)
         rewards, terminated = flat(batch.rewards), flat(batch.terminated)
 
-        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with amp:  # networks may run in bf16; every output is cast back to fp32 before any loss maths
             posterior = n.encoder(context)
         z_task = self.sample_z(posterior)
@@ -126,22 +135,36 @@ class PearlLearner:
         self.optimizers["context"].step()
 
         # value function and policy, against the updated critics (SAC-v1 order of the reference).
-        # L_V and L_pi share no parameters (L_V's target is detached, the critics' weights are detached
-        # in L_pi), so one backward pass of their sum yields exactly each loss's own gradients.
+        # L_V and L_pi share no parameters (L_V's target is detached, and L_pi's gradient reaching the
+        # critics is discarded: by default not even computed, the critics' weights being detached there),
+        # so one backward pass of their sum yields exactly each loss's own gradients.
         with amp:
             sample = n.policy(obs, zd, self.gen)
-            min_q = n.qf(torch.cat([obs, sample.action, zd], -1), detach_params=True).min(0).values.float()
+            q_new = n.qf(torch.cat([obs, sample.action, zd], -1), detach_params=cfg.detach_critic_in_policy_loss)
+            min_q = q_new.min(0).values.float()
             v_pred = n.vf(torch.cat([obs, zd], -1)).float()
         loss_v, v_metrics = losses.v_loss(v_pred, min_q, sample.log_prob)
         loss_pi, pi_metrics = losses.policy_loss(
             sample, min_q, cfg.policy_mean_reg, cfg.policy_std_reg, cfg.policy_pre_activation_reg
         )
-        self.optimizers["vf"].zero_grad(set_to_none=True)
-        self.optimizers["policy"].zero_grad(set_to_none=True)
-        (loss_v + loss_pi).backward()
-        self.optimizers["vf"].step()
-        self.soft_update_target()
-        self.optimizers["policy"].step()
+        if cfg.fused_v_policy_backward:
+            self.optimizers["vf"].zero_grad(set_to_none=True)
+            self.optimizers["policy"].zero_grad(set_to_none=True)
+            (loss_v + loss_pi).backward()
+            self.optimizers["vf"].step()
+            self.soft_update_target()
+            self.optimizers["policy"].step()
+        else:  # the reference's sequence: V step, target update, policy step
+            self.optimizers["vf"].zero_grad(set_to_none=True)
+            loss_v.backward()
+            self.optimizers["vf"].step()
+            self.soft_update_target()
+            self.optimizers["policy"].zero_grad(set_to_none=True)
+            loss_pi.backward()
+            self.optimizers["policy"].step()
+        if not cfg.detach_critic_in_policy_loss:
+            # the reference's discarded critic gradients from L_pi: dropped so they can never be applied
+            self.optimizers["qf"].zero_grad(set_to_none=True)
 
         metrics.update(v_metrics)
         metrics.update(pi_metrics)
@@ -152,9 +175,8 @@ class PearlLearner:
     @torch.no_grad()
     def soft_update_target(self) -> None:
         """Vbar <- (1 - tau) Vbar + tau V."""
-        tau = self.cfg.soft_target_tau
-        for tp, p in zip(self.nets.target_vf.parameters(), self.nets.vf.parameters(), strict=True):
-            tp.lerp_(p, tau)
+        target, online = list(self.nets.target_vf.parameters()), list(self.nets.vf.parameters())
+        torch._foreach_lerp_(target, online, self.cfg.soft_target_tau)  # one call for all tensors
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
