@@ -213,3 +213,12 @@ def test_learner_state_loads_across_speed_options():
     a, b = fast.update(batch, context), plain.update(batch, context)
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
+
+
+def test_changed_speed_options_take_effect_on_a_running_learner():
+    learner, batch, context = _setup()
+    learner.update(batch, context)
+    assert learner.nets.qf.matmul == "split" and learner.precision == "fp32"
+    learner.cfg = learner.cfg.replace(q_ensemble="batched", inplace_relu=False, precision="bf16")
+    learner.update(batch, context)
+    assert learner.nets.qf.matmul == "batched" and not learner.nets.vf.inplace_relu and learner.precision == "bf16"

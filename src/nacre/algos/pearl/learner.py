@@ -49,7 +49,6 @@ class PearlNetworks(nn.Module):
         self.target_vf = MLP(obs_dim + z, 1, h, n, gen)
         self.target_vf.load_state_dict(self.vf.state_dict())
         self.target_vf.requires_grad_(False)
-        set_fast_paths(self, inplace_relu=cfg.inplace_relu, ensemble_matmul=cfg.q_ensemble)
 
 
 class PearlLearner:
@@ -63,8 +62,8 @@ class PearlLearner:
         self.device = torch.device(cfg.device)
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.nets = PearlNetworks(cfg, obs_dim, action_dim, init_gen).to(self.device)
-        #: the matmul precision in use ("fp32" or "bf16"; ``precision="auto"`` resolved for this device)
-        self.precision = resolve_precision(cfg.precision, self.device)
+        self._options_of: PearlConfig | None = None
+        self._apply_speed_options()
         self.gen = train_gen
         n = self.nets
         # fused Adam: the same update rule in one kernel per optimiser (the per-tensor loop dominated small nets)
@@ -75,6 +74,16 @@ class PearlLearner:
             "vf": adam(n.vf.parameters(), cfg.vf_lr),
             "context": adam(n.encoder.parameters(), cfg.context_lr),
         }
+
+    def _apply_speed_options(self) -> None:
+        """(Re)apply the config's speed options to the networks; cheap, and a no-op unless ``cfg`` changed
+        (``PearlTrainer.set_run_options`` replaces it when a run resumes with other options)."""
+        if self._options_of is self.cfg:
+            return
+        set_fast_paths(self.nets, inplace_relu=self.cfg.inplace_relu, ensemble_matmul=self.cfg.q_ensemble)
+        #: the matmul precision in use ("fp32" or "bf16"; ``precision="auto"`` resolved for this device)
+        self.precision = resolve_precision(self.cfg.precision, self.device)
+        self._options_of = self.cfg
 
     # ------------------------------------------------------------------ inference
     def infer_posterior(self, context: torch.Tensor) -> Posterior:
@@ -103,6 +112,7 @@ class PearlLearner:
     # ------------------------------------------------------------------ training
     def update(self, batch: TransitionBatch, context: torch.Tensor) -> dict[str, torch.Tensor]:
         """One PEARL gradient step on ``T`` tasks; returns detached metric tensors."""
+        self._apply_speed_options()
         cfg, n = self.cfg, self.nets
         t, b = batch.obs.shape[:2]
         flat = lambda x: x.reshape(t * b, -1)
