@@ -18,15 +18,17 @@ from nacre.nn.mlp import MLP, EnsembleMLP
 from nacre.types import TransitionBatch
 
 PLAIN = dict(q_ensemble="split", detach_critic_in_policy_loss=False, fused_v_policy_backward=False,
-             inplace_relu=False)  # fmt: skip
+             inplace_relu=False, fused_linear_relu=False)  # fmt: skip
 FAST = {
     "batched": dict(q_ensemble="batched"),
     "detach": dict(detach_critic_in_policy_loss=True),
     "fused": dict(fused_v_policy_backward=True),
     "inplace": dict(inplace_relu=True),
-    "all": dict(detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True),
+    "fused-linear-relu": dict(fused_linear_relu=True),
+    "all": dict(detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True,
+                fused_linear_relu=True),  # fmt: skip
     "all-batched": dict(q_ensemble="batched", detach_critic_in_policy_loss=True, fused_v_policy_backward=True,
-                        inplace_relu=True),  # fmt: skip
+                        inplace_relu=True, fused_linear_relu=True),  # fmt: skip
 }
 MODULES = ("encoder", "qf", "vf", "policy", "target_vf")
 
@@ -68,8 +70,8 @@ def _one_update(steps=1, **overrides):
 
 def test_speed_option_defaults_are_the_lossless_fast_path():
     cfg = PearlConfig()
-    assert (cfg.q_ensemble, cfg.detach_critic_in_policy_loss, cfg.fused_v_policy_backward, cfg.inplace_relu) == (
-        "split", True, True, True)  # fmt: skip
+    assert (cfg.q_ensemble, cfg.detach_critic_in_policy_loss, cfg.fused_v_policy_backward, cfg.inplace_relu,
+            cfg.fused_linear_relu) == ("split", True, True, True, True)  # fmt: skip
     assert cfg.precision == "fp32"  # bf16 is lossy: never the default
 
 
@@ -157,17 +159,37 @@ def test_split_and_batched_ensembles_compute_the_same_function_and_gradients():
     assert x2.grad is not None and all(p.grad is None for p in net.parameters())
 
 
-def test_inplace_relu_mlp_is_identical():
-    x = torch.randn(32, 5)
+@pytest.mark.parametrize("shape", [(32, 5), (3, 7, 5)])
+def test_inplace_and_fused_relu_mlps_match_the_plain_mlp(shape):
+    x = torch.randn(*shape)
     results = []
-    for inplace in (False, True):
+    for inplace, fused in ((False, False), (True, False), (False, True)):
         net = MLP(5, 2, 16, 3, torch.Generator().manual_seed(0))
-        net.inplace_relu = inplace
+        net.inplace_relu, net.fused_linear_relu = inplace, fused
         xi = x.clone().requires_grad_(True)
-        net(xi).pow(2).sum().backward()
-        results.append([xi.grad] + [p.grad for p in net.parameters()])
+        out = net(xi)
+        out.pow(2).sum().backward()
+        results.append([out.detach(), xi.grad] + [p.grad for p in net.parameters()])
+    for a, b in zip(results[0], results[1], strict=True):
+        assert torch.equal(a, b)  # in place: bit for bit
+    for a, b in zip(results[0], results[2], strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)  # one oneDNN primitive: fp32 round-off
+
+
+def test_fused_linear_relu_under_bf16_autocast_matches_autocast():
+    x = torch.randn(64, 5)
+    results = []
+    for fused in (False, True):
+        net = MLP(5, 2, 16, 3, torch.Generator().manual_seed(0))
+        net.fused_linear_relu = fused
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net(x.requires_grad_(False))
+        assert out.dtype == torch.bfloat16
+        out.float().pow(2).sum().backward()
+        results.append([out.float()] + [p.grad for p in net.parameters()])
     for a, b in zip(*results, strict=True):
-        assert torch.equal(a, b)
+        assert b.dtype == a.dtype
+        torch.testing.assert_close(b, a, rtol=2e-2, atol=1e-3)
 
 
 def test_bf16_fast_path_stays_close_to_bf16_plain():
@@ -200,7 +222,7 @@ def test_speed_options_are_validated_and_run_only():
     with pytest.raises(ConfigError, match="inplace_relu"):
         PearlConfig(inplace_relu="yes")
     for name in ("q_ensemble", "detach_critic_in_policy_loss", "fused_v_policy_backward", "inplace_relu",
-                 "precision"):  # fmt: skip
+                 "fused_linear_relu", "precision"):  # fmt: skip
         assert name in PearlConfig.run_only_fields  # lossless (or precision): may change on resume
 
 

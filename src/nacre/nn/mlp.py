@@ -22,6 +22,48 @@ def _fanin_(weight: torch.Tensor, fan_in: int, gen: torch.Generator | None) -> N
         weight.uniform_(-bound, bound, generator=gen)
 
 
+def _fused_linear_relu_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+class _LinearReLU(torch.autograd.Function):
+    """relu(x @ w.T + b) in one oneDNN primitive (bias and ReLU fused into the matmul's epilogue).
+
+    Backward is exactly autograd's for ``relu(linear(x, w, b))``: ReLU's mask from the saved output, then
+    the two matmuls and the bias sum.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        y = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu", [], "")
+        ctx.save_for_backward(x, w, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        x, w, y = ctx.saved_tensors
+        g = torch.ops.aten.threshold_backward(grad, y, 0)
+        gx = g @ w if ctx.needs_input_grad[0] else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.t() @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        gb = g2.sum(0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def linear_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, fused: bool, inplace: bool) -> torch.Tensor:
+    """``relu(x @ w.T + b)`` (``w`` as in ``nn.Linear``: ``[out, in]``); ``fused`` uses :class:`_LinearReLU`
+    on CPU tensors (under CPU autocast its operands are cast to the autocast dtype first, as autocast would)."""
+    if fused and x.device.type == "cpu" and _fused_linear_relu_available():
+        if torch.is_autocast_enabled("cpu"):
+            dtype = torch.get_autocast_dtype("cpu")
+            x, w, b = x.to(dtype), w.to(dtype), b.to(dtype)
+        elif not (x.dtype == w.dtype == b.dtype):
+            x, w, b = x, w.to(x.dtype), b.to(x.dtype)
+        return _LinearReLU.apply(x, w, b)
+    y = torch.nn.functional.linear(x, w, b)
+    return torch.relu_(y) if inplace else torch.relu(y)
+
+
 class MLP(nn.Module):
     """``in -> [hidden] * layers (ReLU) -> out``.
 
@@ -31,6 +73,7 @@ class MLP(nn.Module):
     """
 
     inplace_relu: bool = False
+    fused_linear_relu: bool = False
 
     def __init__(
         self, in_dim: int, out_dim: int, hidden: int, layers: int, gen: torch.Generator | None = None
@@ -49,8 +92,7 @@ class MLP(nn.Module):
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.hidden:
-            x = layer(x)
-            x = torch.relu_(x) if self.inplace_relu else torch.relu(x)
+            x = linear_relu(x, layer.weight, layer.bias, self.fused_linear_relu, self.inplace_relu)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,6 +114,7 @@ class EnsembleMLP(nn.Module):
 
     matmul: str = "batched"
     inplace_relu: bool = False
+    fused_linear_relu: bool = False  # split mode only
 
     def __init__(
         self, members: int, in_dim: int, out_dim: int, hidden: int, layers: int,
@@ -111,9 +154,10 @@ class EnsembleMLP(nn.Module):
             for m in range(self.members):
                 h = x if x.dim() == 2 else x[m]
                 for i, (ws, bs) in enumerate(per_member):
-                    h = torch.addmm(bs[m], h, ws[m])
                     if i < last:
-                        h = relu(h)
+                        h = linear_relu(h, ws[m].t(), bs[m][0], self.fused_linear_relu, self.inplace_relu)
+                    else:
+                        h = torch.addmm(bs[m], h, ws[m])
                 outs.append(h)
             return torch.stack(outs)
         if x.dim() == 2:
@@ -125,10 +169,13 @@ class EnsembleMLP(nn.Module):
         return x
 
 
-def set_fast_paths(module: nn.Module, *, inplace_relu: bool, ensemble_matmul: str = "batched") -> None:
+def set_fast_paths(
+    module: nn.Module, *, inplace_relu: bool, ensemble_matmul: str = "batched", fused_linear_relu: bool = False
+) -> None:
     """Set the (value-preserving) evaluation options of every MLP / ensemble inside ``module``."""
     for m in module.modules():
         if isinstance(m, (MLP, EnsembleMLP)):
             m.inplace_relu = inplace_relu
+            m.fused_linear_relu = fused_linear_relu
         if isinstance(m, EnsembleMLP):
             m.matmul = ensemble_matmul

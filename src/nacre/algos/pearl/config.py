@@ -70,6 +70,9 @@ class PearlConfig(ConfigBase):
     fused_v_policy_backward: bool = True
     #: ReLU in place on each layer's fresh output (same values; one activation buffer fewer per layer)
     inplace_relu: bool = True
+    #: CPU: each hidden layer's matmul, bias and ReLU as one oneDNN primitive (same values; fewer passes
+    #: over memory); ignored where oneDNN is unavailable
+    fused_linear_relu: bool = True
     # batches
     meta_batch: int = 16
     batch_size: int = 256
@@ -101,6 +104,7 @@ class PearlConfig(ConfigBase):
         "device", "precision", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints",
         "num_evals", "num_eval_trajectories", "eval_transitions",
         "q_ensemble", "detach_critic_in_policy_loss", "fused_v_policy_backward", "inplace_relu",
+        "fused_linear_relu",
     })  # fmt: skip
 
     def __post_init__(self) -> None:

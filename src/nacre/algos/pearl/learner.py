@@ -5,8 +5,8 @@ the policy and the target V see ``z.detach()``; the policy loss moves only the p
 ensemble is evaluated with detached weights, so no discarded Q gradients are computed).
 
 Speed options (``PearlConfig``: ``q_ensemble``, ``detach_critic_in_policy_loss``,
-``fused_v_policy_backward``, ``inplace_relu``, ``precision``) change how the step is computed, never
-which gradients reach which network; tests/unit/test_pearl_fast_paths.py checks each against the plain
+``fused_v_policy_backward``, ``inplace_relu``, ``fused_linear_relu``, ``precision``) change how the step is
+computed, never which gradients reach which network; tests/unit/test_pearl_fast_paths.py checks each against the plain
 computation.
 """
 
@@ -80,7 +80,8 @@ class PearlLearner:
         (``PearlTrainer.set_run_options`` replaces it when a run resumes with other options)."""
         if self._options_of is self.cfg:
             return
-        set_fast_paths(self.nets, inplace_relu=self.cfg.inplace_relu, ensemble_matmul=self.cfg.q_ensemble)
+        set_fast_paths(self.nets, inplace_relu=self.cfg.inplace_relu, ensemble_matmul=self.cfg.q_ensemble,
+                       fused_linear_relu=self.cfg.fused_linear_relu)
         #: the matmul precision in use ("fp32" or "bf16"; ``precision="auto"`` resolved for this device)
         self.precision = resolve_precision(self.cfg.precision, self.device)
         self._options_of = self.cfg
