@@ -265,14 +265,20 @@ def _save_eval(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
                                "grad_steps": trainer.grad_steps}  # fmt: skip
     if hasattr(result, "steps"):  # offline adaptation: one column per number of test-time steps
         summary.update({"adaptation_steps": result.steps.tolist(), "num_transitions": result.num_transitions,
-                        "mean_return_per_steps": result.returns.mean(axis=(0, 1)).tolist(),
-                        "return_quantiles_25_50_75": result.quantiles().tolist()})  # fmt: skip
+                        "mean_return_per_steps": _nan_to_none(np.nanmean(result.returns, axis=(0, 1))),
+                        "return_quantiles_25_50_75": [_nan_to_none(q) for q in result.quantiles()],
+                        "diverged_per_steps": result.diverged.mean(axis=(0, 1)).tolist()})  # fmt: skip
     else:
         summary.update({"test_return_index": trainer.cfg.test_return_index,
                         "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
                         "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist()})  # fmt: skip
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
     return path
+
+
+def _nan_to_none(values: np.ndarray) -> list[float | None]:
+    """A JSON-safe list: NaN (all adaptations diverged) becomes null."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
 def _format_curve(trainer: Any, result: Any) -> str:
@@ -295,9 +301,11 @@ def _format_offline(trainer: Any, result: Any) -> str:
     q25, med, q75 = result.quantiles()
     lines = [f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
              f"each (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):",
-             "  steps   mean return   median [25%, 75%]"]  # fmt: skip
+             "  steps   mean return   median [25%, 75%]   diverged"]  # fmt: skip
     for j, n in enumerate(result.steps.tolist()):
-        lines.append(f"  {n:5d}  {result.returns[:, :, j].mean():12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]")
+        mean = np.nanmean(result.returns[:, :, j]) if not result.diverged[:, :, j].all() else float("nan")
+        lines.append(f"  {n:5d}  {mean:12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]"
+                     f"   {result.diverged[:, :, j].mean():7.0%}")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -147,3 +147,30 @@ def test_a_fixed_task_set_uses_its_own_split_on_data_of_the_same_tasks(tmp_path)
     assert dataset_split(tmp_path, make_distribution("macaw-cheetah-vel")).test_indices == (2, 7, 15, 23, 26)
     with pytest.raises(DatasetError, match="not the same fixed task set"):
         dataset_split(tmp_path, make_distribution("macaw-cheetah-dir"))
+
+
+def test_a_diverging_adaptation_is_recorded_and_never_reaches_the_env(point_dataset):
+    from nacre.evaluation.offline_adaptation import offline_adaptation_curves
+
+    class Exploding:
+        def adapted_policies(self, data, steps):
+            for n in steps:
+                value = 0.0 if n == 0 else np.nan
+                yield lambda obs, idx, v=value: np.full((len(obs), 2), v)
+
+    tr = MacawTrainer(_cfg(point_dataset))
+    seen = []
+
+    def make_env(task):
+        env = tr.distribution.make_env(task)
+        step = env.step
+        env.step = lambda a: seen.append(np.isfinite(a).all()) or step(a)
+        return env
+
+    result = offline_adaptation_curves(Exploding(), tr.test_data, tr.split.test, make_env, 2, 8, [0, 1], 20,
+                                       np.random.default_rng(0))
+    assert all(seen) and len(seen) == 2 * 3 * 2 * 20
+    assert not result.diverged[:, :, 0].any() and result.diverged[:, :, 1].all()
+    assert np.isfinite(result.returns[:, :, 0]).all() and np.isnan(result.returns[:, :, 1]).all()
+    metrics = tr.eval_metrics(result)
+    assert metrics["returns/test_diverged_steps_1"] == 1.0 and np.isfinite(metrics["returns/test_steps_0"])

@@ -5,6 +5,11 @@ method adapt on them with ``n`` test-time gradient steps (for each ``n`` asked f
 un-adapted policy), then roll out one deterministic episode per ``n``. No online data reaches the
 method. :func:`offline_adaptation_curves` returns arrays ``[runs, tasks, len(steps)]``; plots and
 tables (median and 25/75 percentiles over tasks and seeds) are computed from them.
+
+An adaptation that diverges (its policy outputs non-finite actions, e.g. after more test-time steps than
+the method was meta-trained for) is recorded as ``diverged`` with a NaN return; the environment never
+receives a non-finite action (that episode is played with zero actions). Statistics ignore NaNs and
+report the diverged fraction.
 """
 
 from __future__ import annotations
@@ -38,10 +43,11 @@ class OfflineAdaptationResult:
     lengths: np.ndarray
     steps: np.ndarray  # [S] the test-time gradient steps of each column
     num_transitions: int  # k, the offline transitions each adaptation saw
+    diverged: np.ndarray  # bool: the adapted policy output non-finite actions (return is NaN)
 
     def to_dict(self) -> dict[str, np.ndarray]:
         return {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
-                "lengths": self.lengths, "steps": self.steps,
+                "lengths": self.lengths, "steps": self.steps, "diverged": self.diverged,
                 "num_transitions": np.asarray(self.num_transitions)}  # fmt: skip
 
     def column(self, n_steps: int) -> np.ndarray:
@@ -54,7 +60,31 @@ class OfflineAdaptationResult:
     def quantiles(self) -> np.ndarray:
         """``[3, S]``: 25th percentile, median and 75th percentile over runs and tasks (the paper's OOD figure)."""
         flat = self.returns.reshape(-1, self.returns.shape[-1])
-        return np.percentile(flat, [25, 50, 75], axis=0)
+        return nan_quantiles(flat)
+
+
+def nan_quantiles(values: np.ndarray) -> np.ndarray:
+    """``[3, S]`` 25/50/75 percentiles of ``values [N, S]`` ignoring NaNs (NaN where a column is all NaN)."""
+    out = np.full((3, values.shape[-1]), np.nan)
+    for j in range(values.shape[-1]):
+        col = values[:, j][np.isfinite(values[:, j])]
+        if col.size:
+            out[:, j] = np.percentile(col, [25, 50, 75])
+    return out
+
+
+def _guarded(policy: BatchPolicyFn, diverged: np.ndarray) -> BatchPolicyFn:
+    """``policy`` with non-finite actions replaced by zeros and their envs flagged in ``diverged``."""
+
+    def act(obs: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        actions = np.asarray(policy(obs, idx), dtype=np.float32)
+        bad = ~np.isfinite(actions).all(axis=-1)
+        if bad.any():
+            diverged[np.asarray(idx)[bad]] = True
+            actions = np.where(bad[:, None], np.float32(0.0), actions)
+        return actions
+
+    return act
 
 
 class _Rows(Protocol):
@@ -91,29 +121,35 @@ def offline_adaptation_curves(
     envs = [make_env(task) for task in tasks]
     shape = (num_runs, len(tasks), len(steps))
     returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
-    success = np.zeros(shape, dtype=bool)
+    success, diverged = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     for run in range(num_runs):
         batches = [d.rows(d.uniform_indices(rng, num_transitions)) for d in datas]
         for j, policy in enumerate(adapter.adapted_policies(batches, steps)):
-            for ti, traj in enumerate(rollout_batch(envs, policy, rng, episode_length)):
-                returns[run, ti, j] = traj.episode_return(sparse)
-                dense[run, ti, j] = traj.episode_return(False)
-                success[run, ti, j] = traj.succeeded
+            flags = np.zeros(len(envs), dtype=bool)
+            for ti, traj in enumerate(rollout_batch(envs, _guarded(policy, flags), rng, episode_length)):
+                returns[run, ti, j] = np.nan if flags[ti] else traj.episode_return(sparse)
+                dense[run, ti, j] = np.nan if flags[ti] else traj.episode_return(False)
+                success[run, ti, j] = traj.succeeded and not flags[ti]
                 lengths[run, ti, j] = len(traj)
+            diverged[run, :, j] = flags
             if progress is not None:
                 progress(1)
     for env in envs:
         env.close()
-    return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions)
+    return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions, diverged)
 
 
 def offline_eval_metrics(result: OfflineAdaptationResult) -> dict[str, float]:
     """Scalars for a training log: mean and median return per number of adaptation steps; ``returns/test`` is
     the return after the most steps evaluated and ``returns/test_prior_only`` the un-adapted one (0 steps)."""
     out: dict[str, float] = {}
+    medians = result.quantiles()[1]
     for j, n in enumerate(result.steps.tolist()):
-        out[f"returns/test_steps_{n}"] = float(result.returns[:, :, j].mean())
-        out[f"returns/test_median_steps_{n}"] = float(np.median(result.returns[:, :, j]))
+        column = result.returns[:, :, j]
+        finite = column[np.isfinite(column)]
+        out[f"returns/test_steps_{n}"] = float(finite.mean()) if finite.size else float("nan")
+        out[f"returns/test_median_steps_{n}"] = float(medians[j])
+        out[f"returns/test_diverged_steps_{n}"] = float(result.diverged[:, :, j].mean())
     out["returns/test"] = out[f"returns/test_steps_{int(result.steps.max())}"]
     if 0 in result.steps:
         out["returns/test_prior_only"] = out["returns/test_steps_0"]

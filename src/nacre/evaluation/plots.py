@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nacre.evaluation.offline_adaptation import nan_quantiles
 from nacre.logging import read_jsonl
 
 _IGNORED = {"seed", "device", "checkpoint_every", "keep_checkpoints", "eval_every", "num_evals"}
@@ -147,6 +148,6 @@ def _offline_adaptation_curve(ax, dirs: list[Path], name: str) -> None:
     if steps is None:
         return
     values = np.concatenate(pooled)
-    q25, med, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    q25, med, q75 = nan_quantiles(values)  # diverged adaptations (NaN) are left out
     (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({len(pooled)} seeds)")
     ax.fill_between(steps, q25, q75, alpha=0.2, color=line.get_color())

@@ -1,0 +1,162 @@
+"""MACAW vs offline PEARL vs MT+FT on cheetah-vel, in- and out-of-distribution (issue 5's benchmark).
+
+Usage::
+
+    nacre dataset generate macaw-cheetah-vel --out data/macaw-cheetah-vel          # once (preset fast)
+    python benchmarks/offline_cheetah_vel.py --dataset data/macaw-cheetah-vel --out runs/offline-cv \\
+        [--methods macaw offline-pearl mt-finetune] [--splits id ood] [--seeds 0 1 2] [--preset fast] \\
+        [--iterations N] [--eval-only]
+
+One dataset serves both splits: ``macaw-cheetah-vel`` (35 train / 5 test velocities) and
+``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025). Each (method, split, seed) is a run directory
+``OUT/<method>-<split>-s<seed>``; an existing one is resumed, a finished one skipped, so the benchmark can be
+split across sessions. After training, each run is evaluated on its test tasks with k = 8 and k = 256 offline
+transitions and 0..20 test-time steps (4 runs per task); the script prints a Markdown table (median and
+25/75 percentiles over tasks, runs and seeds, leaving out adaptations that diverged, whose share is shown;
+outer steps; wall-clock; outer steps per second) and writes
+``OUT/summary.json`` and one PNG per split and k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nacre.evaluation.offline_adaptation import nan_quantiles
+from nacre.logging import read_jsonl
+from nacre.training.checkpoint import list_checkpoints
+from nacre.training.loop import algorithm_classes, load_trainer, train
+
+SPLITS = {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"}
+METHODS = ("macaw", "offline-pearl", "mt-finetune")
+KS = (8, 256)
+STEPS = list(range(21))
+
+
+def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
+    """Train (or resume) one run to its preset's length (or ``--iterations``); return its directory."""
+    run_dir = args.out / f"{method}-{split}-s{seed}"
+    if list_checkpoints(run_dir / "checkpoints"):
+        trainer = load_trainer(run_dir)
+        resumed = True
+    else:
+        config_cls, trainer_cls = algorithm_classes(method)
+        preset = importlib.import_module(config_cls.__module__).preset
+        overrides = {"seed": seed, "dataset": str(args.dataset)}
+        if args.iterations:
+            overrides["num_iterations"] = args.iterations
+        trainer = trainer_cls(preset(args.preset, SPLITS[split], **overrides))
+        resumed = False
+    if args.iterations and trainer.cfg.num_iterations != args.iterations:
+        trainer.set_run_options(num_iterations=args.iterations)
+    if not args.eval_only and trainer.iteration < trainer.cfg.num_iterations:
+        start = time.perf_counter()
+        train(trainer, run_dir, resumed=resumed)
+        print(f"{run_dir.name}: trained to iteration {trainer.iteration} in {time.perf_counter() - start:.0f} s",
+              flush=True)  # fmt: skip
+    return run_dir
+
+
+def evaluate(run_dir: Path, k: int) -> dict:
+    """Returns ``[runs, tasks, steps]`` after k offline transitions, cached in the run's eval folder."""
+    cache = run_dir / "eval" / f"offline_k{k}.json"
+    trainer = load_trainer(run_dir, weights_only=True)
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved["iteration"] == trainer.iteration:
+            return saved
+    result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=STEPS, rng=np.random.default_rng(1234))
+    rows = read_jsonl(run_dir / "progress.jsonl")
+    out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": STEPS,
+           "returns": result.returns.tolist(), "wall_clock": rows[-1]["time/wall_clock"] if rows else 0.0}  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--iterations", type=int, default=None, help="override each preset's num_iterations")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the newest checkpoints, no training")
+    args = parser.parse_args()
+
+    summary: dict[str, dict] = {}
+    for split in args.splits:
+        for method in args.methods:
+            evals = {k: [] for k in KS}
+            for seed in args.seeds:
+                run_dir = run_one(method, split, seed, args)
+                if list_checkpoints(run_dir / "checkpoints"):
+                    for k in KS:
+                        evals[k].append(evaluate(run_dir, k))
+            summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary))
+    print(table(summary))
+    plot(summary, args.out)
+
+
+def _pooled(evals: list[dict]) -> np.ndarray:
+    return np.concatenate([np.asarray(e["returns"]).reshape(-1, len(e["steps"])) for e in evals])
+
+
+def table(summary: dict[str, dict]) -> str:
+    lines = ["| method | split | seeds | outer steps | wall-clock (s) | steps/s | k | median [25%, 75%] at 0 steps "
+             "| at 1 step | at 20 steps | diverged at 20 |", "|---" * 11 + "|"]  # fmt: skip
+    for key, by_k in summary.items():
+        method, split = key.split("/")
+        for k, evals in by_k.items():
+            if not evals:
+                continue
+            values = _pooled(evals)
+            q = nan_quantiles(values)
+            diverged = np.isnan(values).mean(axis=0)
+            cell = lambda j: f"{q[1, j]:.1f} [{q[0, j]:.1f}, {q[2, j]:.1f}]"  # noqa: B023
+            steps = int(np.mean([e["grad_steps"] for e in evals]))
+            wall = float(np.mean([e["wall_clock"] for e in evals]))
+            lines.append(f"| {method} | {split} | {len(evals)} | {steps} | {wall:.0f} | {steps / max(wall, 1e-9):.1f} "
+                         f"| {k} | {cell(0)} | {cell(1)} | {cell(20)} | {diverged[20]:.0%} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for split in SPLITS:
+        for k in KS:
+            fig, ax = plt.subplots(figsize=(5, 4))
+            for key, by_k in summary.items():
+                method, s = key.split("/")
+                if s != split or not by_k.get(str(k)):
+                    continue
+                q = nan_quantiles(_pooled(by_k[str(k)]))
+                (line,) = ax.plot(STEPS, q[1], marker="o", ms=3, label=f"{method} ({len(by_k[str(k)])} seeds)")
+                ax.fill_between(STEPS, q[0], q[2], alpha=0.2, color=line.get_color())
+            if not ax.lines:
+                plt.close(fig)
+                continue
+            ax.set(xlabel="test-time adaptation steps", ylabel="return (median, 25-75%)",
+                   title=f"cheetah-vel {split}, k = {k} offline transitions")  # fmt: skip
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            fig.savefig(out / f"cheetah_vel_{split}_k{k}.png", dpi=110)
+            plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
