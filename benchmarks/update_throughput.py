@@ -1,7 +1,7 @@
 """PEARL gradient-step cost at the paper's shapes, against this machine's matmul peak.
 
 Usage: ``python benchmarks/update_throughput.py [--steps 10] [--rounds 3] [--threads 1] [--only cheetah-vel]
-[--env-steps 0]``
+[--env-steps 0] [--summary]``
 
 Prints, in one run:
 
@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(SHAPES), default=None)
     parser.add_argument("--env-steps", type=int, default=4000, help="0 skips the collection measurement")
     parser.add_argument("--collect-envs", type=int, default=10, help="envs stepped in lockstep")
+    parser.add_argument("--summary", action="store_true", help="only plain fp32, the default and bf16 + levers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -194,7 +195,8 @@ def main() -> None:
           f"bf16: {bf16_small:7.1f} (4096x300x300) {bf16_big:7.1f} (2048^3)")  # fmt: skip
     peaks = {"fp32": max(fp32_small, fp32_big), "bf16": max(bf16_small, bf16_big)}
     for env in [args.only] if args.only else ["cheetah-vel", "point-robot"]:
-        results = time_variants(env, args.steps, args.rounds, args.device, full=env == "cheetah-vel")
+        full = env == "cheetah-vel" and not args.summary
+        results = time_variants(env, args.steps, args.rounds, args.device, full)
         print(f"\n{env} paper shapes: s/step = median of {args.rounds} interleaved rounds of {args.steps} steps")
         print(f"{'variant':<38}{'s/step':>9}{'vs plain':>10}{'GFLOP':>8}{'GFLOP/s':>9}{'of peak':>9}")
         base = next(iter(results.values()))[0]
