@@ -47,6 +47,13 @@ class ConfigBase:
         self._reject_unknown(changes)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
+    def with_run_options(self: C, **changes: Any) -> C:
+        """:meth:`replace` restricted to :attr:`run_only_fields` (what a resumed run may change)."""
+        bad = sorted(set(changes) - self.run_only_fields)
+        if bad:
+            raise ConfigError(f"{', '.join(bad)} cannot change in a running experiment")
+        return self.replace(**changes)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 

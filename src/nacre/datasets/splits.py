@@ -52,3 +52,10 @@ def dataset_split(dataset: str | Path, distribution: TaskDistribution) -> Datase
                            "(rerun `nacre dataset generate` with the same arguments to finish it)")  # fmt: skip
     split = TaskSplit(train=tuple(tasks[i] for i in train), test=tuple(tasks[i] for i in test))
     return DatasetSplit(split, train, test, checksums)
+
+
+def check_same_data(saved: dict[str, str], current: dict[str, str]) -> None:
+    """Raise ``ValueError`` naming the tasks whose data changed since a checkpoint recorded ``saved``."""
+    if saved != current:
+        changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        raise ValueError(f"the dataset changed since the checkpoint (tasks {', '.join(changed[:5])})")

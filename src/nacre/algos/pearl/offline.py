@@ -24,7 +24,7 @@ from nacre.algos.pearl.trainer import PearlTrainer, Progress
 from nacre.buffers.context import make_context
 from nacre.buffers.replay import MultiTaskReplayBuffer
 from nacre.datasets.loader import OfflineTaskData, load_offline_tasks
-from nacre.datasets.splits import DatasetSplit, dataset_split
+from nacre.datasets.splits import DatasetSplit, check_same_data, dataset_split
 from nacre.datasets.store import load_task_episodes
 from nacre.envs.base import TaskSplit
 from nacre.envs.registry import make_distribution
@@ -120,5 +120,4 @@ class OfflinePearlTrainer(PearlTrainer):
         return {}  # the data is the dataset on disk, pinned by its checksums
 
     def _load_buffers(self, state: dict[str, Any]) -> None:
-        if state.get("dataset_checksums", {}) != self.dataset_checksums:
-            raise ValueError("the dataset changed since the checkpoint was written")
+        check_same_data(state.get("dataset_checksums", {}), self.dataset_checksums)

@@ -153,10 +153,7 @@ class PearlTrainer:
 
     def set_run_options(self, **changes: Any) -> None:
         """Change run-only settings (``cfg.run_only_fields``: device, budgets, logging) of a resumed run."""
-        bad = sorted(set(changes) - self.cfg.run_only_fields)
-        if bad:
-            raise ValueError(f"{', '.join(bad)} cannot change in a running experiment")
-        self.cfg = self.cfg.replace(**changes)
+        self.cfg = self.cfg.with_run_options(**changes)
         self.learner.cfg = self.collector.cfg = self.cfg
 
     # ------------------------------------------------------------------ state
