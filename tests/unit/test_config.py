@@ -55,3 +55,14 @@ def test_unknown_preset_and_round_trip():
         preset("huge", "point-robot")
     cfg = preset("fast", "point-robot", seed=3)
     assert PearlConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_every_registered_distribution_has_working_presets():
+    from nacre.envs.registry import make_distribution, registered_ids
+
+    for dist_id in registered_ids():
+        dist = make_distribution(dist_id)
+        for name in ("paper", "fast", "tiny"):
+            cfg = preset(name, dist_id)
+            split = dist.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)  # sizes fit fixed splits
+            assert len(split.train) == cfg.n_train_tasks and len(split.test) == cfg.n_test_tasks, (dist_id, name)

@@ -88,6 +88,11 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
         axes[1].set(xlabel="trajectory k (after k-1 of context)", ylabel="return", title="adaptation curve")
     if sparse:
         axes[2].set(xlabel="trajectory k", ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
+    from matplotlib.ticker import EngFormatter, MaxNLocator
+
+    axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
+    for ax in axes[1:]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.lines:
