@@ -365,6 +365,8 @@ def _cmd_video(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".mp4" and not mp4_available():
         raise UserError("writing MP4 needs imageio-ffmpeg: pip install nacre-rl[video] (or pass --out PATH.gif)")
     trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    if trainer.algorithm != "pearl":
+        raise UserError(f"nacre video renders PEARL's online adaptation; {trainer.algorithm} runs are not supported")
     try:
         path = render_adaptation(trainer, args.task_index, args.trajectories, out, fps=args.fps, tasks=args.tasks,
                                  rng=np.random.default_rng(args.seed), max_steps=args.max_steps,

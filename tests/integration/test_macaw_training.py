@@ -118,6 +118,8 @@ def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     assert "--trajectories is for PEARL" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--num-iterations", "3", "--no-progress", "--no-tensorboard"]) == 0
     assert load_trainer(run).iteration == 3
+    assert main(["video", str(run)]) == 2
+    assert "macaw runs are not supported" in capsys.readouterr().err
     png = tmp_path / "curves.png"
     assert main(["plot", str(run), "--out", str(png)]) == 0 and png.stat().st_size > 10_000
 
