@@ -395,9 +395,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for dist_id in registered_ids():
         print(f"  {make_distribution(dist_id).describe()}")
     from nacre.algos.macaw.config import PRESETS as MACAW_PRESETS
+    from nacre.training.loop import ALGORITHMS
 
+    print(f"algorithms (nacre train ALGORITHM ...): {', '.join(ALGORITHMS)}")
     print(f"PEARL presets: {', '.join(PRESETS)}")
-    print(f"MACAW presets: {', '.join(MACAW_PRESETS)} (MACAW trains from a dataset: nacre dataset generate)")
+    print(f"offline presets (macaw, offline-pearl: PEARL's, mt-finetune): {', '.join(MACAW_PRESETS)}; "
+          "offline methods train from a dataset (nacre dataset generate)")
     return 0
 
 
