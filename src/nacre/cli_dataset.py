@@ -105,6 +105,7 @@ def add_generate_parser(dataset_subparsers: Any) -> None:
                        ("updates-per-step", float), ("random-steps", int), ("replay-capacity", int),
                        ("checkpoint-every", int)):  # fmt: skip
         group.add_argument(f"--{flag}", type=kind, default=None)
+    gen.add_argument("--device", default=None, help="where SAC runs: cpu (default), cuda, cuda:N")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.set_defaults(dataset_handler=cmd_generate)
 
@@ -114,7 +115,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from nacre.datasets.store import DatasetError
 
     names = ("behaviour", "steps_per_task", "seed", "hidden_size", "hidden_layers", "batch_size",
-             "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every")  # fmt: skip
+             "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every", "device")  # fmt: skip
     bar, state = None, {"tasks_total": 0, "tasks_done": 0}
 
     def progress(kind: str, n: int) -> None:

@@ -139,3 +139,12 @@ def test_mujoco_smoke(tmp_path, dist_id, sizes):
     obs_dim = read_manifest(tmp_path / "ds")["spaces"]["observation"]["shape"][0]
     assert len(episodes) == 1 and len(episodes[0]) == 200 and episodes[0].obs.shape[1] == obs_dim
     assert steps.tolist() == [0]
+
+
+def test_device_is_a_run_option_not_part_of_the_data_identity():
+    from nacre.datasets.store import DatasetError
+
+    assert preset("tiny", device="cpu").identity() == preset("tiny").identity()
+    assert "device" not in preset("tiny").identity()
+    with pytest.raises(DatasetError, match="device must be"):
+        preset("tiny", device="tpu")

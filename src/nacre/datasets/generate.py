@@ -65,6 +65,8 @@ class GenerateSettings:
     replay_capacity: int | None = None
     #: checkpoint the run in progress every this many env steps (0: never); not part of the data's identity
     checkpoint_every: int = 100_000
+    #: where the SAC networks run (cpu, cuda[:N]); not part of the data's identity (results match per device)
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.behaviour not in ("per-task", "multi-task"):
@@ -78,6 +80,8 @@ class GenerateSettings:
             raise DatasetError(f"updates_per_step must be >= 0, got {self.updates_per_step!r}")
         if self.random_steps < 0 or self.checkpoint_every < 0:
             raise DatasetError("random_steps and checkpoint_every must be >= 0")
+        if not isinstance(self.device, str) or not self.device.startswith(("cpu", "cuda", "mps")):
+            raise DatasetError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
         if self.replay_capacity is not None and self.replay_capacity <= 0:
             raise DatasetError(f"replay_capacity must be positive, got {self.replay_capacity}")
 
@@ -85,9 +89,9 @@ class GenerateSettings:
         return SACConfig(hidden_size=self.hidden_size, hidden_layers=self.hidden_layers, batch_size=self.batch_size)
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the data (everything but ``checkpoint_every``)."""
+        """The settings that determine the data (everything but ``checkpoint_every`` and ``device``)."""
         out = asdict(self)
-        del out["checkpoint_every"]
+        del out["checkpoint_every"], out["device"]
         out["sac"] = self.sac_config().to_dict()
         return out
 
@@ -187,10 +191,11 @@ class SACLifetime:
             raise DatasetError(f"{dist.id}: SAC needs a continuous (Box) action space")
         self.observation_space, self.action_space = self.envs[0].observation_space, space
         obs_dim, self.action_dim = int(np.prod(self.observation_space.shape)), int(np.prod(space.shape))
-        self.seeds = SeedTree.from_seed(seed)
+        self.seeds = SeedTree.from_seed(seed, settings.device)
         n = len(tasks)
         self.agent = SACLearner(settings.sac_config(), obs_dim, self.action_dim, num_tasks=n if conditioned else 0,
-                                init_gen=self.seeds.torch_init, train_gen=self.seeds.torch_train)  # fmt: skip
+                                init_gen=self.seeds.torch_init, train_gen=self.seeds.torch_train,
+                                device=settings.device)  # fmt: skip
         capacity = settings.replay_capacity or n * (settings.steps_per_task + dist.episode_length)
         self.buffer = SACReplayBuffer(obs_dim, self.action_dim, capacity)
         self.conditioned = conditioned

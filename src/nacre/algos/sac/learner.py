@@ -77,12 +77,16 @@ class SACLearner:
 
     def __init__(
         self, cfg: SACConfig, obs_dim: int, action_dim: int, *, num_tasks: int = 0,
-        init_gen: torch.Generator, train_gen: torch.Generator,
+        init_gen: torch.Generator, train_gen: torch.Generator, device: str | torch.device = "cpu",
     ) -> None:  # fmt: skip
+        """``train_gen`` must live on ``device`` (networks are initialised on the CPU from ``init_gen``)."""
         self.cfg = cfg
+        self.device = torch.device(device)
         self.obs_dim, self.action_dim, self.num_tasks = obs_dim, action_dim, num_tasks
-        self.nets = SACNetworks(obs_dim, action_dim, num_tasks, cfg.hidden_size, cfg.hidden_layers, init_gen)
-        self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32))
+        self.nets = SACNetworks(obs_dim, action_dim, num_tasks, cfg.hidden_size, cfg.hidden_layers, init_gen).to(
+            self.device
+        )
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32, device=self.device))
         self.target_entropy = float(-action_dim if cfg.target_entropy is None else cfg.target_entropy)
         self.gen = train_gen
         self.grad_steps = 0
@@ -109,10 +113,10 @@ class SACLearner:
     @torch.no_grad()
     def act(self, obs: np.ndarray, task: np.ndarray | None = None, deterministic: bool = False) -> np.ndarray:
         """Actions in [-1, 1] for observations ``[N, O]`` (and task indices ``[N]``)."""
-        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-        task_t = None if task is None else torch.as_tensor(np.asarray(task))
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        task_t = None if task is None else torch.as_tensor(np.asarray(task), device=self.device)
         obs_t, onehot = self._inputs(obs_t, task_t)
-        return self.nets.policy(obs_t, onehot, self.gen, deterministic).action.numpy()
+        return self.nets.policy(obs_t, onehot, self.gen, deterministic).action.cpu().numpy()
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
@@ -128,6 +132,7 @@ class SACLearner:
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One gradient step on a batch with keys obs, actions, rewards, next_obs, terminated (and task)."""
         n = self.nets
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         obs, onehot = self._inputs(batch["obs"], batch.get("task"))
         actions, alpha = batch["actions"], self.alpha
 
