@@ -17,7 +17,9 @@ from nacre.algos.pearl import PearlTrainer, preset
 
 
 def test_adaptation_beats_prior_on_held_out_goals():
-    cfg = preset("fast", "point-robot", seed=0)
+    # fp32: the margin below was calibrated in fp32; bf16 learning is compared with fp32 by
+    # benchmarks/ab_learning.py (BENCHMARKS.md), not here
+    cfg = preset("fast", "point-robot", seed=0, precision="fp32")
     trainer = PearlTrainer(cfg)
     for _ in range(cfg.num_iterations):
         trainer.train_iteration()

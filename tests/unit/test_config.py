@@ -66,3 +66,11 @@ def test_every_registered_distribution_has_working_presets():
             cfg = preset(name, dist_id)
             split = dist.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)  # sizes fit fixed splits
             assert len(split.train) == cfg.n_train_tasks and len(split.test) == cfg.n_test_tasks, (dist_id, name)
+
+
+def test_cpu_presets_pick_precision_at_run_time_and_tiny_stays_fp32():
+    assert preset("fast", "point-robot").precision == "auto"
+    assert preset("paper", "cheetah-vel").precision == "auto"
+    assert preset("quick", "sparse-point-robot").precision == "auto"
+    assert preset("tiny", "point-robot").precision == "fp32"
+    assert preset("fast", "point-robot", precision="fp32").precision == "fp32"

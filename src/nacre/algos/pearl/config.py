@@ -57,7 +57,9 @@ class PearlConfig(ConfigBase):
     policy_pre_activation_reg: float = 0.0
     #: "bf16" runs the networks' matmuls under bf16 autocast (losses, log-probs, posterior stay fp32);
     #: "auto" picks bf16 where the hardware has bf16 matrix units (CPU avx512_bf16 / amx_bf16, CUDA
-    #: compute capability >= 8), fp32 elsewhere (nacre.nn.precision). bf16 is lossy, so fp32 stays the default.
+    #: compute capability >= 8), fp32 elsewhere (nacre.nn.precision). The ``paper``, ``fast`` and ``quick``
+    #: presets use "auto" (the A/B learning check in BENCHMARKS.md found bf16 inside seed noise); the
+    #: dataclass default and ``tiny`` stay "fp32". ``--precision fp32`` turns bf16 off.
     precision: Precision = "fp32"
     # speed options of the gradient step: each leaves the gradients exactly those of REFERENCE 1.2
     # (tests/unit/test_pearl_fast_paths.py); turning all off gives the reference's computation
@@ -282,6 +284,8 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
     else:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     values.update(_fixed_sizes(env))
+    if name in ("paper", "fast"):  # the fastest path where the hardware has bf16 matrix units (issue 4)
+        values["precision"] = "auto"
     values.update(overrides)
     try:
         return PearlConfig(**values)
