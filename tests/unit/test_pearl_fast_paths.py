@@ -10,12 +10,11 @@ import copy
 import pytest
 import torch
 
-from nacre.algos.pearl.config import PearlConfig, preset
-from nacre.algos.pearl.learner import PearlLearner
+from nacre.algos.pearl.config import PearlConfig
 from nacre.config import ConfigError
 from nacre.nn import precision as prec
 from nacre.nn.mlp import MLP, EnsembleMLP
-from nacre.types import TransitionBatch
+from tests.unit.test_pearl_losses import _learner_and_batch
 
 PLAIN = dict(q_ensemble="split", detach_critic_in_policy_loss=False, fused_v_policy_backward=False,
              inplace_relu=False, fused_linear_relu=False)  # fmt: skip
@@ -34,15 +33,7 @@ MODULES = ("encoder", "qf", "vf", "policy", "target_vf")
 
 
 def _setup(**overrides):
-    cfg = preset("tiny", "point-robot", hidden_size=24, **overrides)
-    learner = PearlLearner(cfg, 2, 2, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
-    g = torch.Generator().manual_seed(2)
-    t, b = cfg.meta_batch, cfg.batch_size
-    batch = TransitionBatch(torch.randn(t, b, 2, generator=g), torch.rand(t, b, 2, generator=g) * 2 - 1,
-                            torch.randn(t, b, 1, generator=g), torch.randn(t, b, 2, generator=g),
-                            (torch.rand(t, b, 1, generator=g) < 0.1).float())  # fmt: skip
-    context = torch.randn(t, cfg.embedding_batch_size, 5, generator=g)
-    return learner, batch, context
+    return _learner_and_batch(hidden_size=24, **overrides)
 
 
 def _applied_grads(learner):

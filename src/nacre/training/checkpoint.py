@@ -25,6 +25,19 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, truncated or incompatible."""
 
 
+def run_header(trainer: Any) -> dict[str, Any]:
+    """What every trainer's checkpoint starts with: algorithm, config, distribution id and the frozen tasks."""
+    from nacre.envs.base import task_to_json
+
+    return {
+        "algorithm": trainer.algorithm,
+        "config": trainer.cfg.to_dict(),
+        "distribution": trainer.distribution.id,
+        "tasks": {"train": [task_to_json(t) for t in trainer.split.train],
+                  "test": [task_to_json(t) for t in trainer.split.test]},
+    }  # fmt: skip
+
+
 def _encode(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return {_NUMPY_TAG: torch.from_numpy(np.ascontiguousarray(obj))}

@@ -18,7 +18,6 @@ import torch
 
 from nacre.datasets.loader import OfflineTaskData, load_offline_tasks
 from nacre.datasets.splits import check_same_data, dataset_split
-from nacre.envs.base import task_to_json
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.offline_adaptation import (
     OfflineAdaptationResult,
@@ -27,6 +26,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_eval_metrics,
 )
 from nacre.seeding import SeedTree
+from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
 
 Progress = Callable[[str, int], None]
@@ -125,11 +125,7 @@ class OfflineTrainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "algorithm": self.algorithm,
-            "config": self.cfg.to_dict(),
-            "distribution": self.distribution.id,
-            "tasks": {"train": [task_to_json(t) for t in self.split.train],
-                      "test": [task_to_json(t) for t in self.split.test]},
+            **run_header(self),
             "dataset_checksums": self.dataset_checksums,
             "learner": self.learner.state_dict(),
             "rng": self.seeds.get_state(),

@@ -16,10 +16,11 @@ from nacre.algos.pearl.config import ConfigError, PearlConfig
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import sample_context, sample_rl_batch
 from nacre.buffers.replay import MultiTaskReplayBuffer
-from nacre.envs.base import TaskSplit, task_to_json
+from nacre.envs.base import TaskSplit
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
 from nacre.seeding import SeedTree
+from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
 from nacre.types import Trajectory
 
@@ -159,11 +160,7 @@ class PearlTrainer:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
         return {
-            "algorithm": self.algorithm,
-            "config": self.cfg.to_dict(),
-            "distribution": self.distribution.id,
-            "tasks": {"train": [task_to_json(t) for t in self.split.train],
-                      "test": [task_to_json(t) for t in self.split.test]},
+            **run_header(self),
             "learner": self.learner.state_dict(),
             "buffers": self._buffer_state(),
             "rng": self.seeds.get_state(),
