@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 import torch
+
+#: ``progress(kind, n)``: a long job reports ``n`` more units of ``kind`` ("grad_steps", "eval_trajectories")
+Progress = Callable[[str, int], None]
 
 
 class Trajectory(NamedTuple):

@@ -24,6 +24,7 @@ from nacre.training.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
+from nacre.types import Progress
 
 #: algorithm name -> (config class, trainer class), imported on first use
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -33,7 +34,6 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
 }
 
-Progress = Callable[[str, int], None]
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
 #: train_iteration, evaluate, eval_metrics, state_dict, load_state_dict
 Trainer = Any

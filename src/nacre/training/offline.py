@@ -9,7 +9,7 @@ takes one gradient step in :meth:`train_step` and names its meta-test adapter in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,7 @@ from nacre.evaluation.offline_adaptation import (
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
-
-Progress = Callable[[str, int], None]
+from nacre.types import Progress
 
 
 class OfflineTrainer:

@@ -20,7 +20,7 @@ import torch
 
 from nacre.algos.pearl.config import PearlConfig
 from nacre.algos.pearl.learner import PearlLearner
-from nacre.algos.pearl.trainer import PearlTrainer, Progress
+from nacre.algos.pearl.trainer import PearlTrainer
 from nacre.buffers.context import make_context
 from nacre.buffers.replay import MultiTaskReplayBuffer
 from nacre.datasets.loader import OfflineTaskData, load_offline_tasks
@@ -33,7 +33,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_adaptation_curves,
     offline_eval_metrics,
 )
-from nacre.types import Trajectory
+from nacre.types import Progress, Trajectory
 from nacre.vector_rollout import BatchPolicyFn
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -22,10 +21,7 @@ from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
-from nacre.types import Trajectory
-
-Progress = Callable[[str, int], None]
-
+from nacre.types import Progress, Trajectory
 
 
 class PearlTrainer:
