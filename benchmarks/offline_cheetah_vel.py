@@ -105,6 +105,7 @@ def main() -> None:
     (args.out / "summary.json").write_text(json.dumps(summary))
     print(table(summary))
     plot(summary, args.out)
+    plot_learning_curves(args, args.out)
 
 
 def _pooled(evals: list[dict]) -> np.ndarray:
@@ -130,12 +131,29 @@ def table(summary: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(summary: dict[str, dict], out: Path) -> None:
+def _pyplot():  # noqa: ANN202
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(fig, ax, path: Path, **labels: str) -> None:  # noqa: ANN001
+    """Label, grid and save one figure if anything was drawn on it; close it either way."""
+    if ax.lines:
+        ax.set(**labels)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+
+
+def plot(summary: dict[str, dict], out: Path) -> None:
+    """One PNG per split and k: median and 25/75% return against the number of test-time steps."""
+    plt = _pyplot()
     for split in SPLITS:
         for k in KS:
             fig, ax = plt.subplots(figsize=(5, 4))
@@ -146,16 +164,39 @@ def plot(summary: dict[str, dict], out: Path) -> None:
                 q = nan_quantiles(_pooled(by_k[str(k)]))
                 (line,) = ax.plot(STEPS, q[1], marker="o", ms=3, label=f"{method} ({len(by_k[str(k)])} seeds)")
                 ax.fill_between(STEPS, q[0], q[2], alpha=0.2, color=line.get_color())
-            if not ax.lines:
-                plt.close(fig)
+            title = f"cheetah-vel {split}, k = {k} offline transitions"
+            _save_figure(fig, ax, out / f"cheetah_vel_{split}_k{k}.png", xlabel="test-time adaptation steps",
+                         ylabel="return (median, 25-75%)", title=title)  # fmt: skip
+
+
+def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(outer steps, un-adapted return, return after the logged test-time steps)`` from a run's training log
+    (means over its test tasks with the run's ``eval_transitions`` offline transitions)."""
+    rows = [r for r in read_jsonl(run_dir / "progress.jsonl") if "returns/test" in r]
+    steps = np.array([r["time/grad_steps"] for r in rows], dtype=float)
+    before = np.array([r.get("returns/test_prior_only", np.nan) for r in rows], dtype=float)
+    after = np.array([r["returns/test"] for r in rows], dtype=float)
+    return steps, before, after
+
+
+def plot_learning_curves(args: argparse.Namespace, out: Path) -> None:
+    """One PNG per split: post-adaptation test return against meta-training (outer) steps, mean over seeds."""
+    plt = _pyplot()
+    for split in args.splits:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for method in args.methods:
+            curves = [learning_curve(d) for s in args.seeds if (d := args.out / f"{method}-{split}-s{s}").exists()]
+            curves = [c for c in curves if len(c[0])]
+            if not curves:
                 continue
-            ax.set(xlabel="test-time adaptation steps", ylabel="return (median, 25-75%)",
-                   title=f"cheetah-vel {split}, k = {k} offline transitions")  # fmt: skip
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-            fig.tight_layout()
-            fig.savefig(out / f"cheetah_vel_{split}_k{k}.png", dpi=110)
-            plt.close(fig)
+            n = min(len(c[0]) for c in curves)
+            steps, after = curves[0][0][:n], np.stack([c[2][:n] for c in curves])
+            (line,) = ax.plot(steps, after.mean(0), marker="o", ms=3, label=f"{method} ({len(curves)} seeds)")
+            if len(curves) > 1:
+                ax.fill_between(steps, after.min(0), after.max(0), alpha=0.2, color=line.get_color())
+        title = f"cheetah-vel {split}: mean over test tasks"
+        _save_figure(fig, ax, out / f"cheetah_vel_{split}_learning.png", xlabel="meta-training (outer) steps",
+                     ylabel="test return after adaptation", title=title)  # fmt: skip
 
 
 if __name__ == "__main__":
