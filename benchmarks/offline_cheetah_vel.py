@@ -11,7 +11,8 @@ One dataset serves both splits: ``macaw-cheetah-vel`` (35 train / 5 test velocit
 ``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025). Each (method, split, seed) is a run directory
 ``OUT/<method>-<split>-s<seed>``; an existing one is resumed, a finished one skipped, so the benchmark can be
 split across sessions. After training, each run is evaluated on its test tasks with k = 8 and k = 256 offline
-transitions and 0..20 test-time steps (4 runs per task); the script prints a Markdown table (median and
+transitions and 0, 1, 2, 3, 5, 10, 15, 20 test-time steps (4 runs per task; offline PEARL takes no
+gradient steps and is evaluated once); the script prints a Markdown table (median and
 25/75 percentiles over tasks, runs and seeds, leaving out adaptations that diverged, whose share is shown;
 outer steps; wall-clock; outer steps per second) and writes
 ``OUT/summary.json`` and one PNG per split and k.
@@ -35,7 +36,7 @@ from nacre.training.loop import algorithm_classes, load_trainer, train
 SPLITS = {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"}
 METHODS = ("macaw", "offline-pearl", "mt-finetune")
 KS = (8, 256)
-STEPS = list(range(21))
+STEPS = [0, 1, 2, 3, 5, 10, 15, 20]  # test-time gradient steps evaluated (MACAW, MT+FT)
 
 
 def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
@@ -66,13 +67,14 @@ def evaluate(run_dir: Path, k: int) -> dict:
     """Returns ``[runs, tasks, steps]`` after k offline transitions, cached in the run's eval folder."""
     cache = run_dir / "eval" / f"offline_k{k}.json"
     trainer = load_trainer(run_dir, weights_only=True)
+    steps = [0] if trainer.algorithm == "offline-pearl" else STEPS  # PEARL takes no test-time gradient steps
     if cache.exists():
         saved = json.loads(cache.read_text())
-        if saved["iteration"] == trainer.iteration:
+        if saved["iteration"] == trainer.iteration and saved["steps"] == steps:
             return saved
-    result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=STEPS, rng=np.random.default_rng(1234))
+    result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=steps, rng=np.random.default_rng(1234))
     rows = read_jsonl(run_dir / "progress.jsonl")
-    out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": STEPS,
+    out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": steps,
            "returns": result.returns.tolist(), "wall_clock": rows[-1]["time/wall_clock"] if rows else 0.0}  # fmt: skip
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
@@ -109,7 +111,12 @@ def main() -> None:
 
 
 def _pooled(evals: list[dict]) -> np.ndarray:
-    return np.concatenate([np.asarray(e["returns"]).reshape(-1, len(e["steps"])) for e in evals])
+    """``[runs * tasks * seeds, len(STEPS)]``; a method evaluated at 0 steps only (PEARL) is constant in n."""
+    out = []
+    for e in evals:
+        values = np.asarray(e["returns"]).reshape(-1, len(e["steps"]))
+        out.append(values if e["steps"] == STEPS else np.repeat(values[:, :1], len(STEPS), axis=1))
+    return np.concatenate(out)
 
 
 def table(summary: dict[str, dict]) -> str:
@@ -123,11 +130,11 @@ def table(summary: dict[str, dict]) -> str:
             values = _pooled(evals)
             q = nan_quantiles(values)
             diverged = np.isnan(values).mean(axis=0)
-            cell = lambda j: f"{q[1, j]:.1f} [{q[0, j]:.1f}, {q[2, j]:.1f}]"  # noqa: B023
+            cell = lambda n: f"{q[1, STEPS.index(n)]:.1f} [{q[0, STEPS.index(n)]:.1f}, {q[2, STEPS.index(n)]:.1f}]"  # noqa: B023
             steps = int(np.mean([e["grad_steps"] for e in evals]))
             wall = float(np.mean([e["wall_clock"] for e in evals]))
             lines.append(f"| {method} | {split} | {len(evals)} | {steps} | {wall:.0f} | {steps / max(wall, 1e-9):.1f} "
-                         f"| {k} | {cell(0)} | {cell(1)} | {cell(20)} | {diverged[20]:.0%} |")  # fmt: skip
+                         f"| {k} | {cell(0)} | {cell(1)} | {cell(20)} | {diverged[-1]:.0%} |")  # fmt: skip
     return "\n".join(lines)
 
 

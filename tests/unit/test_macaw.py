@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from nacre.algos.macaw import ConfigError, MacawBatch, MacawConfig, MacawLearner, preset
+from nacre.algos.macaw import ConfigError, MacawBatch, MacawConfig, MacawLearner, inner, preset
 from nacre.algos.macaw import losses as L
+from nacre.algos.macaw.adapter import MacawOfflineAdapter
 from nacre.algos.macaw.batch import episode_fields, mc_returns_and_bootstrap
 from nacre.algos.macaw.learner import softplus_inverse
-from nacre.algos.macaw.networks import materialise, policy_forward
+from nacre.algos.macaw.networks import materialise, policy_forward, value_forward
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -350,6 +351,57 @@ def test_act_shapes_bounds_and_adapted_weights():
     np.testing.assert_allclose(learner.act(per_task, adapted)[1], learner.act(obs, adapted.task(1)), atol=1e-6)
     with pytest.raises(ValueError, match=r"\[T, N, O\]"):
         learner.act(obs, adapted)
+
+
+# ---------------------------------------------------------------- meta-test: more steps than meta-trained
+
+
+def _repeated(batch, n):
+    return MacawBatch(*(x.repeat(1, n, 1) for x in batch))
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_unguarded_test_time_steps_are_the_learned_inner_steps(n):
+    """Without the guard, n test-time steps equal the inner loop run with n steps on n copies of the rows."""
+    learner, tr, _ = _setup(dtype=torch.float64, inner_lr_init=0.01)
+    cfg = learner.cfg.replace(inner_steps=n, inner_batch_size=n * tr.rows)
+    want, _ = inner.adapt(cfg, learner.specs, learner.meta_params(), _repeated(tr, n), differentiable=False)
+    (got,) = inner.test_time_adapt(learner.cfg, learner.specs, learner.meta_params(), tr, [n], guard_after=n)
+    for part in ("policy", "value"):
+        for k, w in getattr(want, part).items():
+            torch.testing.assert_close(getattr(got, part)[k], w, rtol=1e-10, atol=1e-12)
+
+
+def test_guard_keeps_repeated_steps_finite_and_the_inner_losses_falling():
+    """Rates large enough that repeating the learned step diverges: the guard leaves step 1 as learned and
+    never lets a later step raise the inner loss."""
+    learner, tr, _ = _setup(inner_lr_init=0.5)
+    meta, cfg, specs = learner.meta_params(), learner.cfg, learner.specs
+    steps = [1, 2, 4, 8]
+    free = inner.test_time_adapt(cfg, specs, meta, tr, steps, guard_after=8)
+    guarded = inner.test_time_adapt(cfg, specs, meta, tr, steps, guard_after=1)
+    value_mse = lambda a: ((value_forward(specs.value, a.value, tr.obs) - tr.mc_returns.squeeze(-1)) ** 2).mean(-1)
+    assert not torch.isfinite(value_mse(free[-1])).all() or (value_mse(free[-1]) > value_mse(free[0])).any()
+    torch.testing.assert_close(guarded[0].policy["pi0"], free[0].policy["pi0"])
+    losses = torch.stack([value_mse(a) for a in guarded])  # [counts, tasks]
+    assert torch.isfinite(losses).all()
+    assert (losses[1:] <= losses[:-1] * (1 + 1e-5)).all()
+    for a in guarded:
+        assert all(torch.isfinite(w).all() for w in a.policy.values())
+
+
+def test_adapter_evaluates_many_steps_without_divergence():
+    learner, tr, _ = _setup(inner_lr_init=0.5)
+    rows = [{f: getattr(tr, f)[t].numpy() for f in MacawBatch._fields} for t in range(tr.tasks)]
+    obs = np.zeros((tr.tasks, 4), dtype=np.float32)
+    idx = np.arange(tr.tasks)
+    actions = [policy(obs, idx) for policy in MacawOfflineAdapter(learner).adapted_policies(rows, [0, 1, 5, 20])]
+    assert all(np.isfinite(a).all() and a.shape == (tr.tasks, 2) for a in actions)
+    assert not np.allclose(actions[0], actions[1])
+    off = MacawLearner(learner.cfg.replace(test_time_guard=False), 4, 2)
+    off.params.load_state_dict(learner.params.state_dict())
+    unguarded = [p(obs, idx) for p in MacawOfflineAdapter(off).adapted_policies(rows, [1, 20])]
+    np.testing.assert_allclose(unguarded[0], actions[1], atol=1e-6)  # the guard starts after the learned step
 
 
 # ---------------------------------------------------------------- tiny learning test

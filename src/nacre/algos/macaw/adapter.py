@@ -3,6 +3,8 @@
 ``n`` test-time steps are ``n`` inner steps on the same ``k`` transitions with the learned per-tensor
 rates: ``n`` steps on V (MC regression), then ``n`` on the policy (AWR + lambda * advantage regression,
 advantages from the adapted V). ``n = 1`` is the paper's protocol; ``n = 0`` is the un-adapted policy.
+Steps beyond the meta-trained ``inner_steps`` are backtracked unless ``test_time_guard`` is off
+(:func:`nacre.algos.macaw.inner.test_time_adapt`).
 """
 
 from __future__ import annotations
@@ -35,17 +37,20 @@ class MacawOfflineAdapter:
 
     def adapted_policies(self, data: Sequence[dict[str, np.ndarray]], steps: Sequence[int]) -> Iterator[BatchPolicyFn]:
         learner = self.learner
+        cfg = learner.cfg
         batch = stack_rows(data, learner.device)
+        counts = sorted({int(n) for n in steps if n > 0})
+        adapted = {}
+        if counts:
+            guard_after = cfg.inner_steps if cfg.test_time_guard else max(counts)
+            found = inner.test_time_adapt(cfg, learner.specs, learner.meta_params(), batch, counts, guard_after)
+            adapted = dict(zip(counts, found, strict=True))
         for n in steps:
             if n == 0:
                 shared = materialise(learner.specs.policy, learner.meta_params().policy)
                 weights = {k: v.detach().expand(batch.tasks, *v.shape) for k, v in shared.items()}
             else:
-                # n chunks, each the whole batch: inner step j of n uses chunk j (inner._chunks)
-                repeated = MacawBatch(*(x.repeat(1, n, 1) for x in batch))
-                cfg = learner.cfg.replace(inner_steps=n, inner_batch_size=repeated.rows)
-                adapted, _ = inner.adapt(cfg, learner.specs, learner.meta_params(), repeated, differentiable=False)
-                weights = adapted.policy
+                weights = adapted[int(n)].policy
             yield self._policy(weights)
 
     def _policy(self, weights: dict[str, torch.Tensor]) -> BatchPolicyFn:

@@ -21,6 +21,7 @@ class MacawConfig(OfflineRunConfig):
     """Every setting of a MACAW run: the algorithm (REFERENCE 2.2) plus the shared offline-run fields."""
 
     label: ClassVar[str] = "MACAW"
+    run_only_fields: ClassVar[frozenset[str]] = OfflineRunConfig.run_only_fields | {"test_time_guard"}
     type_aliases: ClassVar[dict[str, type]] = {"AdvantageReturns": str, "InnerRoute": str, "DataWindow": str}
 
     # networks (REFERENCE 2.2)
@@ -46,6 +47,9 @@ class MacawConfig(OfflineRunConfig):
     #: "structured" applies adapted weight-transform layers without per-task copies of the generating map;
     #: "plain" differentiates through per-task copies of every meta-parameter (the reference computation)
     inner_route: InnerRoute = "structured"
+    #: meta-test steps beyond ``inner_steps`` are backtracked (a step that raises the inner loss is retried at
+    #: half the rate); off repeats the learned step unguarded, which can diverge (``inner.test_time_adapt``)
+    test_time_guard: bool = True
     # losses
     awr_temperature: float = 1.0
     max_weight: float = 20.0

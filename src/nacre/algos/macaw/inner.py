@@ -33,6 +33,7 @@ plain AWR, which does not read the head): their meta-gradient is zero in both mo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -339,3 +340,79 @@ def _structured_step(
             rate_w, rate_b = rates
             n = layer.in_dim * layer.out_dim
             state[layer.name] = st - torch.cat([rate_w * g[:, :n], rate_b * g[:, n:]], dim=-1)
+
+
+# ---------------------------------------------------------------- meta-test: more steps than meta-trained
+
+
+def test_time_adapt(
+    cfg: MacawConfig, specs: Specs, meta: MetaParams, batch: MacawBatch, steps: Sequence[int], guard_after: int,
+    max_halvings: int = 10,
+) -> list[Adapted]:  # fmt: skip
+    """For each count ``n`` in ``steps`` (positive): ``n`` inner steps per task on all of ``batch``'s rows (``n``
+    on V, then ``n`` on the policy with advantages from that V), detached.
+
+    Steps ``1..guard_after`` are the learned inner steps exactly (what :func:`adapt` computes on repeated
+    rows). The learned rates are meta-trained for ``cfg.inner_steps`` steps and repeating them can overshoot
+    (MC-return regression with a weight transform amplifies a step by ``|z|^2 + |M|^2``), so every later step
+    is backtracked: a step that raises that task's inner loss on these rows, or is not finite, is retried at
+    half the rate, at most ``max_halvings`` times, and otherwise dropped (the weights stay where they are).
+    The V steps of a smaller count are a prefix of a larger one's, so V is descended once.
+    """
+    if not steps or min(steps) < 1:
+        raise ValueError(f"test_time_adapt needs positive step counts, got {list(steps)}")
+    meta = meta.detached()
+    coef = meta.adv_coef()
+    per_count: dict[int, tuple[list[Params], list[Params]]] = {n: ([], []) for n in steps}
+    for t in range(batch.tasks):
+        rows = MacawBatch(*(x[t : t + 1] for x in batch))
+
+        def value_objective(p: Params, rows: MacawBatch = rows) -> torch.Tensor:
+            return value_inner_losses(specs.value, materialise(specs.value, p), rows)[0].sum()
+
+        vp, done = dict(meta.value), 0
+        for n in sorted(set(steps)):
+            vp = _descend(vp, meta.value_lr_raw, value_objective, n - done, guard_after - done, max_halvings)
+            done = n
+            v_eff = {k: v.detach() for k, v in materialise(specs.value, vp).items()}
+            adv = advantages(cfg, specs.value, v_eff, rows)
+
+            def policy_objective(p: Params, rows: MacawBatch = rows, adv: torch.Tensor = adv) -> torch.Tensor:
+                eff = materialise(specs.policy, p)
+                awr, head, _ = policy_losses(cfg, specs.policy, eff, rows, adv, coef is not None)
+                return losses.policy_inner_loss(awr, head, coef).sum()
+
+            pp = _descend(dict(meta.policy), meta.policy_lr_raw, policy_objective, n, guard_after, max_halvings)
+            per_count[n][0].append({k: v.detach() for k, v in materialise(specs.policy, pp).items()})
+            per_count[n][1].append(v_eff)
+    stack = lambda per_task: {k: torch.stack([p[k] for p in per_task]) for k in per_task[0]}
+    return [Adapted(stack(per_count[n][0]), stack(per_count[n][1])) for n in steps]
+
+
+def _descend(
+    params: Params, lr_raw: Params, objective: Callable[[Params], torch.Tensor], steps: int, guard_after: int,
+    max_halvings: int,
+) -> Params:  # fmt: skip
+    """``steps`` SGD steps with the learned per-tensor rates; backtracked after ``guard_after`` steps."""
+    rates = {k: F.softplus(v).detach() for k, v in lr_raw.items()}
+    for j in range(steps):
+        with torch.enable_grad():
+            leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+            loss = objective(leaves)
+            grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True, materialize_grads=True)
+        with torch.no_grad():
+
+            def moved(scale: float, start: Params = params, grads: tuple[torch.Tensor, ...] = grads) -> Params:
+                return {k: p.detach() - scale * rates[k] * g for (k, p), g in zip(start.items(), grads, strict=True)}
+
+            if j < guard_after:
+                params = moved(1.0)
+                continue
+            for halving in range(max_halvings + 1):
+                candidate = moved(0.5**halving)
+                if torch.isfinite(new := objective(candidate)) and new <= loss.detach():
+                    params = candidate
+                    break
+            else:
+                return params  # no step lowers the loss: later steps would see the same gradient
+    return params
