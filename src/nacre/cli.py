@@ -271,7 +271,8 @@ def _save_eval(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
     else:
         summary.update({"test_return_index": trainer.cfg.test_return_index,
                         "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
-                        "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist()})  # fmt: skip
+                        "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist(),
+                        "found_by_trajectory": result.found.mean(axis=(0, 1)).tolist()})  # fmt: skip
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
     return path
 
@@ -286,11 +287,14 @@ def _format_curve(trainer: Any, result: Any) -> str:
         return _format_offline(trainer, result)
     mean = result.returns.mean(axis=(0, 1))
     sem = result.returns.mean(axis=0).std(axis=0) / max(1, np.sqrt(result.returns.shape[1]))
+    sparse = trainer.distribution.has_sparse_reward
     lines = [f"adaptation on {result.returns.shape[1]} held-out tasks x {result.returns.shape[0]} runs "
              f"(iteration {trainer.iteration}, {trainer.env_steps} env steps):",
-             "  traj  return (mean +- s.e.)" + ("  success" if trainer.distribution.has_sparse_reward else "")]
+             "  traj  return (mean +- s.e.)" + ("  success  found by now" if sparse else "")]
+    found = result.found
     for k, (m, s) in enumerate(zip(mean, sem, strict=True)):
-        succ = f"  {result.success[:, :, k].mean():6.0%}" if trainer.distribution.has_sparse_reward else ""
+        succ = (f"  {result.success[:, :, k].mean():6.0%}  {found[:, :, k].mean():11.0%}"
+                if sparse else "")  # fmt: skip
         mark = "  <- reported (after exploration)" if k == trainer.cfg.test_return_index else ""
         lines.append(f"  {k + 1:4d}  {m:9.3f} +- {s:.3f}{succ}{mark}")
     return "\n".join(lines)

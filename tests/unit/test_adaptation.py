@@ -45,3 +45,12 @@ def test_evaluator_shapes_and_determinism():
     tr2 = _trainer()
     c = tr2.evaluate(num_runs=2, num_trajectories=3, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(a.returns, c.returns)  # same seed, same state -> identical curves
+
+
+def test_found_is_the_running_or_of_success_per_run_and_task():
+    from nacre.evaluation.adaptation import AdaptationResult
+
+    success = np.array([[[False, True, False, False], [False, False, False, True]]])
+    zeros = np.zeros(success.shape)
+    found = AdaptationResult(zeros, zeros, success, zeros.astype(int)).found
+    np.testing.assert_array_equal(found, [[[False, True, True, True], [False, False, False, True]]])

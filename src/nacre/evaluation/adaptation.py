@@ -41,6 +41,11 @@ class AdaptationResult:
     success: np.ndarray  # bool: the trajectory reached the goal (info["success"])
     lengths: np.ndarray
 
+    @property
+    def found(self) -> np.ndarray:
+        """bool ``[runs, tasks, trajectories]``: the goal was reached in this trajectory or an earlier one."""
+        return np.logical_or.accumulate(self.success, axis=2)
+
     def to_dict(self) -> dict[str, np.ndarray]:
         return {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
                 "lengths": self.lengths}  # fmt: skip
