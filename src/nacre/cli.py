@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MACAW: offline transitions of each test task to adapt on (default: config eval_transitions)")
     ev.add_argument("--steps", type=int, default=None,
                     help="MACAW: evaluate after 0, 1, ..., STEPS test-time steps (default: 0 and eval_steps)")
+    ev.add_argument("--test-time-guard", choices=["true", "false"], default=None,
+                    help="MACAW: backtrack test-time steps beyond the meta-trained ones (default: the run's setting)")
     ev.add_argument("--tasks", choices=["test", "train"], default="test")
     ev.add_argument("--device", default=None)
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
@@ -328,6 +330,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UserError("--trajectories is for PEARL runs; offline methods take --transitions and --steps")
     if not offline and (args.transitions is not None or args.steps is not None):
         raise UserError("--transitions and --steps are for offline (MACAW) runs; PEARL takes --trajectories")
+    if args.test_time_guard is not None:
+        if trainer.algorithm != "macaw":
+            raise UserError("--test-time-guard is for MACAW runs")
+        trainer.set_run_options(test_time_guard=args.test_time_guard == "true")
     steps = None if args.steps is None else list(range(args.steps + 1))
     bar = None
     if not args.no_progress:

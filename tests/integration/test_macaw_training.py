@@ -116,6 +116,9 @@ def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     assert summary["adaptation_steps"] == [0, 1, 2] and summary["num_transitions"] == 8
     assert main(["eval", str(run), "--trajectories", "3"]) == 2
     assert "--trajectories is for PEARL" in capsys.readouterr().err
+    assert main(["eval", str(run), "--steps", "3", "--test-time-guard", "false", "--no-progress"]) == 0
+    unguarded = json.loads(sorted((run / "eval").glob("*_test.json"))[-1].read_text())
+    assert unguarded["adaptation_steps"] == [0, 1, 2, 3]
     assert main(["train", "--resume", str(run), "--num-iterations", "3", "--no-progress", "--no-tensorboard"]) == 0
     assert load_trainer(run).iteration == 3
     assert main(["video", str(run)]) == 2
