@@ -7,8 +7,8 @@ Dynamics: ``s' = s + clip(a, -0.1, 0.1)``; dense reward ``r = -||s' - goal||``; 
   circle (angles in ``[0, pi]``); the sparse reward is ``1 - dist`` inside ``goal_radius`` (0.2 by
   default; the paper also uses 0.8) and 0 outside. The step reward stays dense (for the critic); the
   sparse one is in ``info["sparse_reward"]`` and ``info["success"]`` says the robot is inside the radius.
-  The evenly spaced goals are assigned to train and test by a seeded permutation, so the test goals
-  interleave with the train goals instead of forming one end of the arc.
+  The evenly spaced goals are assigned to train and test by a seeded permutation (the reference shuffles
+  them with the global numpy seed), so test goals interleave with train goals.
 """
 
 from __future__ import annotations
