@@ -187,6 +187,11 @@ def _chunks(batch: MacawBatch, steps: int) -> list[MacawBatch]:
     return [batch.slice_rows(j * size, (j + 1) * size) for j in range(steps)]
 
 
+def _stack_tasks(per_task: list[Params]) -> Params:
+    """One ``[T, ...]`` tensor per key from ``T`` per-task weight dicts."""
+    return {k: torch.stack([p[k] for p in per_task]) for k in per_task[0]}
+
+
 def _mean_metrics(items: list[Metrics]) -> Metrics:
     return {k: torch.stack([m[k] for m in items]).mean() for k in items[0]}
 
@@ -216,8 +221,8 @@ def _adapt_plain(
             p_metrics.append(m)
         policies.append(materialise(specs.policy, pp))
         values.append(v_eff)
-    stack = lambda per_task: {k: torch.stack([p[k] for p in per_task]) for k in per_task[0]}
-    return Adapted(stack(policies), stack(values)), {**_mean_metrics(v_metrics), **_mean_metrics(p_metrics)}
+    metrics = {**_mean_metrics(v_metrics), **_mean_metrics(p_metrics)}
+    return Adapted(_stack_tasks(policies), _stack_tasks(values)), metrics
 
 
 def _inner_grads(
@@ -385,8 +390,7 @@ def test_time_adapt(
             pp = _descend(dict(meta.policy), meta.policy_lr_raw, policy_objective, n, guard_after, max_halvings)
             per_count[n][0].append({k: v.detach() for k, v in materialise(specs.policy, pp).items()})
             per_count[n][1].append(v_eff)
-    stack = lambda per_task: {k: torch.stack([p[k] for p in per_task]) for k in per_task[0]}
-    return [Adapted(stack(per_count[n][0]), stack(per_count[n][1])) for n in steps]
+    return [Adapted(_stack_tasks(per_count[n][0]), _stack_tasks(per_count[n][1])) for n in steps]
 
 
 def _descend(
