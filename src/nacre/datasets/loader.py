@@ -54,18 +54,33 @@ class OfflineTaskData:
     def __len__(self) -> int:
         return len(self.rewards)
 
-    def contiguous_indices(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """A random window of ``n`` consecutive rows (it may span episodes; the targets are per row)."""
-        if not 0 < n <= len(self):
-            raise ValueError(f"cannot take {n} consecutive rows from task {self.task_index} ({len(self)} rows)")
-        start = int(rng.integers(0, len(self) - n + 1))
-        return np.arange(start, start + n)
+    def contiguous_indices(self, rng: np.random.Generator, n: int, skip: int = 1) -> np.ndarray:
+        """A random window of ``n`` consecutive rows (it may span episodes; the targets are per row).
 
-    def uniform_indices(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` rows drawn uniformly with replacement."""
-        if n <= 0 or len(self) == 0:
-            raise ValueError(f"cannot sample {n} rows from task {self.task_index} ({len(self)} rows)")
-        return rng.integers(0, len(self), size=n)
+        ``skip > 1``: consecutive rows of the sub-sampled buffer that keeps every ``skip``-th row (rows 0, skip,
+        2 skip, ...), as the MACAW reference's buffers do; the window then spans about ``skip * n`` rows.
+        """
+        kept = self._kept_rows(skip)
+        if not 0 < n <= kept:
+            raise ValueError(
+                f"cannot take {n} consecutive rows from task {self.task_index} ({kept} rows"
+                + (f" after keeping every {skip}th" if skip > 1 else "") + ")"
+            )
+        start = int(rng.integers(0, kept - n + 1))
+        return np.arange(start, start + n) * skip
+
+    def uniform_indices(self, rng: np.random.Generator, n: int, skip: int = 1) -> np.ndarray:
+        """``n`` rows drawn uniformly with replacement (from every ``skip``-th row)."""
+        kept = self._kept_rows(skip)
+        if n <= 0 or kept == 0:
+            raise ValueError(f"cannot sample {n} rows from task {self.task_index} ({kept} rows)")
+        return rng.integers(0, kept, size=n) * skip
+
+    def _kept_rows(self, skip: int) -> int:
+        """How many rows the sub-sampled buffer (every ``skip``-th row, from row 0) holds."""
+        if skip < 1:
+            raise ValueError(f"skip must be a positive integer, got {skip}")
+        return -(-len(self) // skip)
 
     def rows(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Every per-row field indexed by ``idx``."""

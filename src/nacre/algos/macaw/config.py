@@ -65,12 +65,19 @@ class MacawConfig(OfflineRunConfig):
     tasks_per_step: int = 5
     inner_batch_size: int = 256
     outer_batch_size: int = 256
+    #: outer batches D_ts are drawn from every k-th row of a task's data (rows 0, k, 2k, ...); the reference's
+    #: ``buffer_skip`` (7 in its runs, the ``paper`` preset); 1 uses every row
+    buffer_skip: int = 1
+    #: inner batches D_tr are ``inner_batch_size`` consecutive rows of the every-k-th-row buffer, so with the
+    #: reference's ``inner_buffer_skip`` of 7 (``paper``) a 256-row D_tr spans about 9 episodes of 200 steps
+    #: instead of 1.3 episodes of strongly correlated consecutive rows
+    inner_buffer_skip: int = 1
     def __post_init__(self) -> None:
         positive = [
             "policy_hidden_size", "policy_hidden_layers", "value_hidden_size", "value_hidden_layers",
             "advantage_head_size", "weight_transform_latent", "action_std", "inner_steps", "inner_lr_init",
             "advantage_coef_init", "awr_temperature", "policy_lr", "value_lr", "tasks_per_step",
-            "inner_batch_size", "outer_batch_size",
+            "inner_batch_size", "outer_batch_size", "buffer_skip", "inner_buffer_skip",
         ]  # fmt: skip
         self.check_run_fields()
         for name in positive:
@@ -104,9 +111,14 @@ _TINY: dict[str, Any] = dict(
 )  # fmt: skip
 
 PRESETS = ("paper", "fast", "tiny")
+#: what ``paper`` sets beyond the shared budget: the reference's sub-sampled buffers
+_PAPER: dict[str, Any] = dict(buffer_skip=7, inner_buffer_skip=7)
 
 
 def preset(name: str, env: str | None = None, **overrides: Any) -> MacawConfig:
     """``paper`` (REFERENCE 2.2: 1000 x 1000 outer steps), ``fast`` (the same networks and losses, 50 x 500
-    outer steps, a CPU budget) or ``tiny`` (smoke tests)."""
+    outer steps, a CPU budget) or ``tiny`` (smoke tests). ``paper`` also keeps every 7th row of each task's data
+    as the reference's buffers do (``buffer_skip`` / ``inner_buffer_skip``)."""
+    if name == "paper":
+        overrides = {**_PAPER, **overrides}
     return offline_preset(MacawConfig, _TINY, name, env, overrides)

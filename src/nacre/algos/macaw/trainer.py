@@ -29,10 +29,12 @@ class MacawTrainer(OfflineTrainer):
     cfg: MacawConfig
 
     def build_learner(self) -> MacawLearner:
+        skip = self.cfg.inner_buffer_skip
         for data in self.train_data:
-            if len(data) < self.cfg.inner_batch_size:
+            if -(-len(data) // skip) < self.cfg.inner_batch_size:
+                kept = f" ({-(-len(data) // skip)} after keeping every {skip}th)" if skip > 1 else ""
                 raise DatasetError(
-                    f"task {data.task_index} has {len(data)} transitions, fewer than inner_batch_size "
+                    f"task {data.task_index} has {len(data)} transitions{kept}, fewer than inner_batch_size "
                     f"({self.cfg.inner_batch_size})"
                 )
         return MacawLearner(self.cfg, self.obs_dim, self.action_dim, self.seeds.torch_init, self.seeds.torch_train)
@@ -43,8 +45,8 @@ class MacawTrainer(OfflineTrainer):
         n = len(self.train_data)
         tasks = rng.choice(n, size=cfg.tasks_per_step, replace=cfg.tasks_per_step > n)
         datas = [self.train_data[t] for t in tasks]
-        tr = [d.contiguous_indices(rng, cfg.inner_batch_size) for d in datas]
-        ts = [d.uniform_indices(rng, cfg.outer_batch_size) for d in datas]
+        tr = [d.contiguous_indices(rng, cfg.inner_batch_size, cfg.inner_buffer_skip) for d in datas]
+        ts = [d.uniform_indices(rng, cfg.outer_batch_size, cfg.buffer_skip) for d in datas]
         device = self.learner.device
         return macaw_batch(datas, tr, device), macaw_batch(datas, ts, device)
 
