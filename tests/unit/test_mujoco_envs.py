@@ -288,6 +288,23 @@ def test_ant_terminates_outside_height_range(family):
     assert step_from_state(no_term, q2=1.5) == (False, False)
 
 
+def test_ant_goal_paper_and_fast_presets_never_terminate_like_the_reference():
+    """The reference ant-goal has ``done = False``; with an always negative reward, termination would pay."""
+    from nacre.algos.pearl.config import preset
+
+    for name in ("paper", "fast"):
+        cfg = preset(name, "ant-goal")
+        assert cfg.env_kwargs["terminate_when_unhealthy"] is False
+        _, _, env = make(cfg.env, **cfg.env_kwargs)
+        assert step_from_state(env, q2=1.5) == (False, False)  # unhealthy, and the episode goes on
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        flags = [env.step(rng.uniform(-1, 1, 8))[2:4] for _ in range(200)]
+        assert not any(term for term, _ in flags) and flags[-1][1]  # whole 200 steps, then the time limit
+    merged = preset("paper", "ant-goal", env_kwargs={"contact_forces_in_obs": False}).env_kwargs
+    assert merged == {"terminate_when_unhealthy": False, "contact_forces_in_obs": False}
+
+
 def test_humanoid_terminates_outside_height_range():
     _, _, env = make("humanoid-dir")
     assert step_from_state(env) == (False, False)

@@ -42,6 +42,10 @@ class PearlConfig(ConfigBase):
     use_information_bottleneck: bool = True
     use_next_obs_in_context: bool = False
     sparse_rewards: bool = False
+    #: the reference's initialisation (rlkit's fan-in rule, which takes the layer's *output* size as fan-in:
+    #: first-layer bounds 1/sqrt(300) = 0.0577 for Q, 1/sqrt(200) = 0.0707 for the encoder, and policy mean and
+    #: log-std heads U(+-1e-3)); off: the usual fan-in 1/sqrt(inputs) and heads U(+-3e-3). ``paper`` turns it on
+    reference_init: bool = False
     # losses (REFERENCE 1.2)
     reward_scale: float = 5.0
     kl_lambda: float = 0.1
@@ -200,6 +204,9 @@ _PAPER: dict[str, dict[str, Any]] = {
         n_train_tasks=150, n_test_tasks=30, meta_batch=10, num_initial_steps=2000, num_tasks_sample=5,
         num_steps_prior=400, num_steps_posterior=0, num_extra_rl_steps_posterior=600,
         num_train_steps_per_itr=4000, embedding_batch_size=256, reward_scale=5.0, kl_lambda=1.0,
+        # the reference ant-goal never ends early: with an always negative reward and no bootstrapping past a
+        # termination, ending the episode by falling would pay (docs/environments.md)
+        env_kwargs={"terminate_when_unhealthy": False},
     ),
     "humanoid-dir": dict(
         n_train_tasks=100, n_test_tasks=30, meta_batch=16, num_initial_steps=2000, num_tasks_sample=5,
@@ -265,6 +272,7 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
             raise ConfigError(f"no paper preset for {env!r}; paper presets exist for {', '.join(sorted(_PAPER))}")
         values.update(_PAPER_COMMON)
         values.update(_PAPER[family])
+        values["reference_init"] = True
     elif name == "fast":
         if family in _FAST:
             values.update(_FAST[family])
@@ -286,7 +294,10 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
     values.update(_fixed_sizes(env))
     if name in ("paper", "fast"):  # the fastest path where the hardware has bf16 matrix units (issue 4)
         values["precision"] = "auto"
+    env_kwargs = {**values.get("env_kwargs", {}), **overrides.get("env_kwargs", {})}  # a preset's, then the user's
     values.update(overrides)
+    if env_kwargs:
+        values["env_kwargs"] = env_kwargs
     try:
         return PearlConfig(**values)
     except TypeError as exc:
