@@ -169,6 +169,21 @@ class EnsembleMLP(nn.Module):
         return x
 
 
+def reference_fan_in_(module: nn.Module) -> None:
+    """Rescale every hidden layer of the MLPs / ensembles in ``module`` from U(+-1/sqrt(inputs)) to the
+    reference's U(+-1/sqrt(outputs)) (rlkit's ``fanin_init`` reads ``weight.size(0)``, the output size of an
+    ``nn.Linear`` weight). The same uniform draws are scaled, so the generator's sequence is unchanged. Output
+    layers keep U(+-3e-3)."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, MLP):
+                for layer in m.hidden:
+                    layer.weight.mul_(math.sqrt(layer.in_features / layer.out_features))
+            elif isinstance(m, EnsembleMLP):
+                for w in list(m.weights)[:-1]:  # [members, in, out]
+                    w.mul_(math.sqrt(w.shape[1] / w.shape[2]))
+
+
 def set_fast_paths(
     module: nn.Module, *, inplace_relu: bool, ensemble_matmul: str = "batched", fused_linear_relu: bool = False
 ) -> None:

@@ -20,6 +20,13 @@ class TanhGaussianPolicy(nn.Module):
         self.net = MLP(obs_dim + latent_dim, action_dim, hidden, layers, gen)
         self.log_std = MLP(hidden, action_dim, hidden, 0, gen)  # a single linear layer, reference init
 
+    def scale_head_init_(self, factor: float) -> None:
+        """Multiply the mean and log-std heads' weights and biases (drawn U(+-3e-3)) by ``factor``."""
+        with torch.no_grad():
+            for head in (self.net.out, self.log_std.out):
+                head.weight.mul_(factor)
+                head.bias.mul_(factor)
+
     def forward(
         self, obs: torch.Tensor, z: torch.Tensor, gen: torch.Generator | None = None, deterministic: bool = False
     ) -> TanhGaussianSample:

@@ -23,10 +23,13 @@ from nacre.algos.pearl.config import PearlConfig
 from nacre.buffers.context import context_dim
 from nacre.nn.distributions import Posterior
 from nacre.nn.encoders import RecurrentEncoder, TransitionEncoder
-from nacre.nn.mlp import MLP, EnsembleMLP, set_fast_paths
+from nacre.nn.mlp import MLP, OUTPUT_INIT, EnsembleMLP, reference_fan_in_, set_fast_paths
 from nacre.nn.policies import TanhGaussianPolicy
 from nacre.nn.precision import resolve_precision
 from nacre.types import TransitionBatch
+
+#: the reference policy's mean and log-std heads are U(+-1e-3) (``reference_init``)
+REFERENCE_POLICY_HEAD_INIT = 1e-3
 
 
 class PearlNetworks(nn.Module):
@@ -47,6 +50,9 @@ class PearlNetworks(nn.Module):
         self.qf = EnsembleMLP(2, obs_dim + action_dim + z, 1, h, n, gen)
         self.vf = MLP(obs_dim + z, 1, h, n, gen)
         self.target_vf = MLP(obs_dim + z, 1, h, n, gen)
+        if cfg.reference_init:
+            reference_fan_in_(self)
+            self.policy.scale_head_init_(REFERENCE_POLICY_HEAD_INIT / OUTPUT_INIT)
         self.target_vf.load_state_dict(self.vf.state_dict())
         self.target_vf.requires_grad_(False)
 
