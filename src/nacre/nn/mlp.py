@@ -6,6 +6,7 @@ Hidden layers: weights U(+-1/sqrt(fan_in)), biases 0.1; output layer: weights an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -24,6 +25,15 @@ def _fanin_(weight: torch.Tensor, fan_in: int, gen: torch.Generator | None) -> N
 
 def _fused_linear_relu_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+@functools.cache
+def _onednn_bf16_available() -> bool:
+    """Whether oneDNN builds bf16 primitives on this CPU (it refuses to on CPUs without AVX-512)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class _LinearReLU(torch.autograd.Function):
@@ -56,6 +66,9 @@ def linear_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, fused: bool, 
     if fused and x.device.type == "cpu" and _fused_linear_relu_available():
         if torch.is_autocast_enabled("cpu"):
             dtype = torch.get_autocast_dtype("cpu")
+            if dtype == torch.bfloat16 and not _onednn_bf16_available():  # oneDNN has no bf16 kernel here
+                y = torch.nn.functional.linear(x, w, b)
+                return torch.relu_(y) if inplace else torch.relu(y)
             x, w, b = x.to(dtype), w.to(dtype), b.to(dtype)
         elif not (x.dtype == w.dtype == b.dtype):
             x, w, b = x, w.to(x.dtype), b.to(x.dtype)
