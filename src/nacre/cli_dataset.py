@@ -105,9 +105,23 @@ def add_generate_parser(dataset_subparsers: Any) -> None:
                        ("updates-per-step", float), ("random-steps", int), ("replay-capacity", int),
                        ("checkpoint-every", int)):  # fmt: skip
         group.add_argument(f"--{flag}", type=kind, default=None)
+    gen.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=None,
+                     help="SAC matmul precision (presets: auto = bf16 only on hardware with bf16 matrix units)")
+    gen.add_argument("--shard", default=None, metavar="K/N",
+                     help="per-task: generate only tasks i with i %% N == K (run N processes, one per shard)")
     gen.add_argument("--device", default=None, help="where SAC runs: cpu (default), cuda, cuda:N")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.set_defaults(dataset_handler=cmd_generate)
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    from nacre.datasets.store import DatasetError
+
+    k, sep, n = text.partition("/")
+    try:
+        return int(k), int(n)
+    except ValueError:
+        raise DatasetError(f"--shard must be K/N (e.g. 0/2), got {text!r}") from None
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -115,7 +129,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from nacre.datasets.store import DatasetError
 
     names = ("behaviour", "steps_per_task", "seed", "hidden_size", "hidden_layers", "batch_size",
-             "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every", "device")  # fmt: skip
+             "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every", "device",
+             "precision")  # fmt: skip
     bar, state = None, {"tasks_total": 0, "tasks_done": 0}
 
     def progress(kind: str, n: int) -> None:
@@ -133,11 +148,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             bar.set_postfix(tasks=f"{state['tasks_done']}/{state['tasks_total']}")
 
     try:
+        shard = _parse_shard(args.shard) if args.shard else None
         settings = preset(args.preset, **{k: getattr(args, k) for k in names})
         print(f"nacre: generating {args.distribution} into {args.out}: {settings.behaviour} SAC, "
               f"{settings.steps_per_task} steps per task, seed {settings.seed}", file=sys.stderr)  # fmt: skip
         generate_datasets(args.distribution, args.out, split_seed=args.split_seed, n_train=args.n_train,
-                          n_test=args.n_test, settings=settings, progress=progress)  # fmt: skip
+                          n_test=args.n_test, settings=settings, progress=progress, shard=shard)  # fmt: skip
     except DatasetError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2

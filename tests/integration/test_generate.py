@@ -109,7 +109,53 @@ def test_other_settings_on_existing_root_are_refused(tmp_path):
 
 def test_presets_are_valid():
     assert PRESETS["paper"].behaviour == "per-task" and PRESETS["paper"].steps_per_task == 1_000_000
-    assert PRESETS["fast"].behaviour == "multi-task"
+    # the default data is per-task SAC lifetimes (the faithful method), not one agent shaped by every task
+    assert PRESETS["fast"].behaviour == "per-task" and PRESETS["fast"].steps_per_task == 100_000
+    assert PRESETS["multi-task"].behaviour == "multi-task"
+    assert {s.precision for name, s in PRESETS.items() if name != "tiny"} == {"auto"}
+
+
+def test_shards_in_two_processes_equal_one_serial_generation(tmp_path):
+    """Two shards sharing one root, run concurrently, give the serial generation's data (same checksums)."""
+    import multiprocessing as mp
+
+    serial, shared = tmp_path / "serial", tmp_path / "shared"
+    generate_datasets("point-robot", serial, n_train=3, n_test=2, settings=TINY)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=generate_datasets, args=("point-robot", shared),
+                         kwargs=dict(n_train=3, n_test=2, settings=TINY, shard=(k, 2))) for k in (0, 1)]  # fmt: skip
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert verify_dataset(shared) == [] and _same(serial, shared)
+    assert read_manifest(shared)["finished"] == read_manifest(serial)["finished"]
+    assert not (shared / ".generate").exists()
+
+
+def test_one_shard_writes_only_its_tasks_and_bad_shards_are_refused(tmp_path):
+    from nacre.cli import main
+    from nacre.datasets.store import DatasetError
+
+    generate_datasets("point-robot", tmp_path / "ds", n_train=3, n_test=2, settings=TINY, shard=(1, 2))
+    assert finished_tasks(tmp_path / "ds") == {1, 3}
+    for bad in ((2, 2), (-1, 2)):
+        with pytest.raises(DatasetError, match="shard"):
+            generate_datasets("point-robot", tmp_path / "ds", n_train=3, n_test=2, settings=TINY, shard=bad)
+    with pytest.raises(DatasetError, match="per-task"):
+        generate_datasets("point-robot", tmp_path / "mt", n_train=3, n_test=2, shard=(0, 2),
+                          settings=preset("tiny", behaviour="multi-task"))  # fmt: skip
+    assert main(["dataset", "generate", "point-robot", "--out", str(tmp_path / "x"), "--preset", "tiny",
+                 "--shard", "a/b"]) == 2  # fmt: skip
+
+
+def test_precision_is_resolved_into_the_identity(monkeypatch):
+    from nacre.nn import precision
+
+    assert preset("tiny", precision="auto").identity()["sac"]["precision"] in ("fp32", "bf16")
+    monkeypatch.setattr(precision, "cpu_bf16_matmul_supported", lambda: False)
+    assert preset("tiny", precision="auto").identity() == preset("tiny", precision="fp32").identity()
 
 
 def test_cli_generate(tmp_path, capsys):

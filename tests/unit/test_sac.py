@@ -144,3 +144,37 @@ def test_sac_learns_point_robot_goal():
                     for _ in range(20)])  # fmt: skip
     assert learned > rand + 10.0 and learned > -11.0, (learned, rand)  # measured: about -7.5 vs -23
     assert time.perf_counter() - start < 60
+
+
+SAC_PLAIN = dict(q_ensemble="batched", inplace_relu=False, fused_linear_relu=False, fused_adam=False)
+
+
+@pytest.mark.parametrize("option", ["q_ensemble", "inplace_relu", "fused_linear_relu", "fused_adam", "all"])
+def test_speed_options_compute_the_plain_update(option):
+    """Each speed option (and all together, the default) gives the plain step's parameters after 4 updates."""
+    names = list(SAC_PLAIN) if option == "all" else [option]
+    fast = {name: getattr(SACConfig(), name) for name in names}  # the defaults are the fast settings
+    plain, other = _learner(seed=4, **SAC_PLAIN), _learner(seed=4, **{**SAC_PLAIN, **fast})
+    assert other.cfg != plain.cfg
+    for i in range(4):
+        mp, mo = plain.update(_batch(32, seed=i)), other.update(_batch(32, seed=i))
+        for k in mp:
+            torch.testing.assert_close(mo[k], mp[k], rtol=1e-5, atol=1e-6)
+    sp, so = plain.nets.state_dict(), other.nets.state_dict()
+    for k, v in sp.items():
+        torch.testing.assert_close(so[k], v, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(other.log_alpha, plain.log_alpha)
+
+
+def test_precision_rule_and_bf16_step(monkeypatch):
+    from nacre.nn import precision
+
+    monkeypatch.setattr(precision, "cpu_bf16_matmul_supported", lambda: False)
+    assert _learner(precision="auto").precision == "fp32"  # no bf16 matrix units: fp32
+    monkeypatch.setattr(precision, "cpu_bf16_matmul_supported", lambda: True)
+    assert _learner(precision="auto").precision == "bf16"
+    learner = _learner(precision="bf16")
+    metrics = learner.update(_batch(32))
+    assert all(torch.isfinite(v).all() and v.dtype == torch.float32 for v in metrics.values())
+    with pytest.raises(ValueError, match="precision"):
+        SACConfig(precision="fp16")

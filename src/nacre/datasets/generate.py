@@ -32,6 +32,7 @@ from nacre.algos.sac import SACConfig, SACLearner, SACReplayBuffer
 from nacre.datasets.store import DatasetError, finished_tasks, init_dataset_root, write_task_dataset
 from nacre.envs.base import Task, TaskDistribution, task_to_json
 from nacre.envs.registry import TaskDistributionError, make_distribution
+from nacre.nn.precision import resolve_precision
 from nacre.seeding import SeedTree, env_seed
 from nacre.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from nacre.types import Trajectory
@@ -67,6 +68,9 @@ class GenerateSettings:
     checkpoint_every: int = 100_000
     #: where the SAC networks run (cpu, cuda[:N]); not part of the data's identity (results match per device)
     device: str = "cpu"
+    #: SAC matmul precision: "fp32", "bf16", or "auto" (bf16 only where the hardware multiplies bf16 natively);
+    #: the resolved value is part of the data's identity
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.behaviour not in ("per-task", "multi-task"):
@@ -82,28 +86,39 @@ class GenerateSettings:
             raise DatasetError("random_steps and checkpoint_every must be >= 0")
         if not isinstance(self.device, str) or not self.device.startswith(("cpu", "cuda", "mps")):
             raise DatasetError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise DatasetError(f"precision must be fp32, bf16 or auto, got {self.precision!r}")
         if self.replay_capacity is not None and self.replay_capacity <= 0:
             raise DatasetError(f"replay_capacity must be positive, got {self.replay_capacity}")
 
     def sac_config(self) -> SACConfig:
-        return SACConfig(hidden_size=self.hidden_size, hidden_layers=self.hidden_layers, batch_size=self.batch_size)
+        """The SAC settings, with ``precision`` resolved for ``device`` (the SAC speed options at their defaults)."""
+        return SACConfig(hidden_size=self.hidden_size, hidden_layers=self.hidden_layers, batch_size=self.batch_size,
+                         precision=resolve_precision(self.precision, self.device))  # fmt: skip
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the data (everything but ``checkpoint_every`` and ``device``)."""
+        """The settings that determine the data (everything but ``checkpoint_every`` and ``device``; the
+        precision as resolved on this machine)."""
         out = asdict(self)
-        del out["checkpoint_every"], out["device"]
+        del out["checkpoint_every"], out["device"], out["precision"]
         out["sac"] = self.sac_config().to_dict()
         return out
 
 
-#: ``paper``: REFERENCE 2.4 (per-task SAC, ~1M transitions per task). ``fast``: one task-conditioned SAC for all
-#: tasks, sized for about an hour on 40 cheetah-vel tasks on a 2-core machine (docs/datasets.md has the
-#: measurements). ``tiny``: seconds, for tests and smoke runs.
+#: ``paper``: REFERENCE 2.4 (per-task SAC, ~1M transitions per task). ``fast`` (the default): the same per-task SAC
+#: lifetimes, 100,000 transitions per task at one gradient step per 4 env steps, sized for these 2-core CPUs
+#: (docs/datasets.md has the measured cost). ``multi-task``: one task-conditioned SAC for all tasks (much cheaper,
+#: but every task's data is shaped by the others, test tasks included). ``tiny``: seconds, for tests and smoke runs.
 PRESETS: dict[str, GenerateSettings] = {
     "paper": GenerateSettings(steps_per_task=1_000_000, behaviour="per-task", hidden_size=256, hidden_layers=2,
-                              batch_size=256, updates_per_step=1.0, random_steps=10_000, checkpoint_every=100_000),
-    "fast": GenerateSettings(steps_per_task=50_000, behaviour="multi-task", hidden_size=128, hidden_layers=2,
-                             batch_size=256, updates_per_step=0.25, random_steps=2_000, checkpoint_every=200_000),
+                              batch_size=256, updates_per_step=1.0, random_steps=10_000, checkpoint_every=100_000,
+                              precision="auto"),
+    "fast": GenerateSettings(steps_per_task=100_000, behaviour="per-task", hidden_size=256, hidden_layers=2,
+                             batch_size=256, updates_per_step=0.25, random_steps=5_000, checkpoint_every=20_000,
+                             precision="auto"),
+    "multi-task": GenerateSettings(steps_per_task=50_000, behaviour="multi-task", hidden_size=128, hidden_layers=2,
+                                   batch_size=256, updates_per_step=0.25, random_steps=2_000,
+                                   checkpoint_every=200_000, precision="auto"),
     "tiny": GenerateSettings(steps_per_task=200, behaviour="per-task", hidden_size=32, hidden_layers=1,
                              batch_size=32, updates_per_step=1.0, random_steps=40, checkpoint_every=0),
 }  # fmt: skip
@@ -303,7 +318,7 @@ def task_seed(seed: int, task_index: int) -> int:
 def generate_datasets(
     distribution_id: str, root: Path, *, split_seed: int = 0, n_train: int | None = None,
     n_test: int | None = None, settings: GenerateSettings | None = None, progress: ProgressFn | None = None,
-    **overrides: Any,
+    shard: tuple[int, int] | None = None, **overrides: Any,
 ) -> Path:  # fmt: skip
     """Generate (or resume generating) every task's behaviour data into the dataset root ``root``.
 
@@ -311,7 +326,15 @@ def generate_datasets(
     ``steps_per_task``, ``behaviour``, ``hidden_size``, ``hidden_layers``, ``batch_size``, ``updates_per_step``,
     ``random_steps``, ``replay_capacity``, ``checkpoint_every``). A rerun with the same arguments skips the
     finished tasks; different arguments on an existing root raise :class:`DatasetError`. Returns ``root``.
+
+    ``shard=(k, n)`` (per-task behaviour only) generates only the tasks ``i`` with ``i % n == k``, so ``n``
+    processes (or machines sharing the root) can each take one shard at the same time; the data of a task does not
+    depend on which process made it.
     """
+    if shard is not None:
+        k, n = shard
+        if not (isinstance(k, int) and isinstance(n, int) and 0 <= k < n):
+            raise DatasetError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
     settings = settings or PRESETS["paper"]
     if overrides:
         bad = sorted(set(overrides) - set(GenerateSettings.__dataclass_fields__))
@@ -330,9 +353,12 @@ def generate_datasets(
                       config=config)  # fmt: skip
     report = progress or (lambda kind, n: None)
     done = finished_tasks(root)
-    todo = [i for i in range(len(tasks)) if i not in done]
-    report("tasks_total", len(tasks))
-    report("tasks_done", len(tasks) - len(todo))
+    if shard is not None and settings.behaviour != "per-task":
+        raise DatasetError("--shard needs per-task behaviour (one multi-task SAC cannot be split)")
+    mine = range(len(tasks)) if shard is None else range(shard[0], len(tasks), shard[1])
+    todo = [i for i in mine if i not in done]
+    report("tasks_total", len(mine))
+    report("tasks_done", len(mine) - len(todo))
     ckpt_dir = root / _CHECKPOINT_DIR
     if settings.behaviour == "per-task":
         report("env_steps_total", len(todo) * settings.steps_per_task)

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nacre.nn.mlp import EnsembleMLP
+from nacre.nn.mlp import EnsembleMLP, set_fast_paths
 from nacre.nn.policies import TanhGaussianPolicy
+from nacre.nn.precision import resolve_precision
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,24 @@ class SACConfig:
     init_alpha: float = 1.0
     #: ``None``: ``-action_dim``
     target_entropy: float | None = None
+    # speed options: each computes the same update (to fp32 round-off, tests/unit/test_sac.py); all off is the
+    # plain step. ``precision`` "bf16" is the one lossy option: matmuls under bf16 autocast, losses in fp32;
+    # "auto" picks bf16 only where the hardware multiplies bf16 natively (nacre.nn.precision), as PEARL does
+    #: twin Q: "split" one matmul per critic (fastest on CPU), "batched" one batched matmul for both
+    q_ensemble: str = "split"
+    #: ReLU in place on each layer's fresh output
+    inplace_relu: bool = True
+    #: CPU: each hidden layer's matmul, bias and ReLU as one oneDNN primitive
+    fused_linear_relu: bool = True
+    #: Adam's update in one fused kernel per optimiser
+    fused_adam: bool = True
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.q_ensemble not in ("split", "batched"):
+            raise ValueError(f"q_ensemble must be 'split' or 'batched', got {self.q_ensemble!r}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,9 +107,14 @@ class SACLearner:
         )
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32, device=self.device))
         self.target_entropy = float(-action_dim if cfg.target_entropy is None else cfg.target_entropy)
+        set_fast_paths(self.nets, inplace_relu=cfg.inplace_relu, ensemble_matmul=cfg.q_ensemble,
+                       fused_linear_relu=cfg.fused_linear_relu)
+        #: the matmul precision in use ("fp32" or "bf16": ``precision="auto"`` resolved for this device)
+        self.precision = resolve_precision(cfg.precision, self.device)
         self.gen = train_gen
         self.grad_steps = 0
-        adam = lambda params: torch.optim.Adam(params, lr=cfg.lr)
+        fused = cfg.fused_adam and self.device.type in ("cpu", "cuda")
+        adam = lambda params: torch.optim.Adam(params, lr=cfg.lr, fused=fused)
         self.optimizers = {
             "policy": adam(self.nets.policy.parameters()),
             "qf": adam(self.nets.qf.parameters()),
@@ -116,7 +140,12 @@ class SACLearner:
         obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
         task_t = None if task is None else torch.as_tensor(np.asarray(task), device=self.device)
         obs_t, onehot = self._inputs(obs_t, task_t)
-        return self.nets.policy(obs_t, onehot, self.gen, deterministic).action.cpu().numpy()
+        with self._autocast():
+            return self.nets.policy(obs_t, onehot, self.gen, deterministic).action.cpu().numpy()
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast of the networks' matmuls when ``precision`` resolved to bf16 (outputs cast to fp32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     # ------------------------------------------------------------------ training
     @torch.no_grad()
@@ -125,8 +154,9 @@ class SACLearner:
         n = self.nets
         next_obs, onehot = self._inputs(batch["next_obs"], batch.get("task"))
         rewards, terminated = batch["rewards"].reshape(-1, 1), batch["terminated"].reshape(-1, 1)
-        nxt = n.policy(next_obs, onehot, self.gen)
-        next_q = n.target_qf(torch.cat([next_obs, onehot, nxt.action], -1)).min(0).values
+        with self._autocast():
+            nxt = n.policy(next_obs, onehot, self.gen)
+            next_q = n.target_qf(torch.cat([next_obs, onehot, nxt.action], -1)).min(0).values.float()
         return q_target(rewards, terminated, next_q, nxt.log_prob, self.alpha, self.cfg.gamma)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -138,15 +168,17 @@ class SACLearner:
 
         # critics
         target = self.td_target(batch)
-        q_pred = n.qf(torch.cat([obs, onehot, actions], -1))  # [2, N, 1]
+        with self._autocast():
+            q_pred = n.qf(torch.cat([obs, onehot, actions], -1)).float()  # [2, N, 1]
         loss_q = 0.5 * (q_pred - target.unsqueeze(0)).pow(2).mean(1).sum()
         self.optimizers["qf"].zero_grad(set_to_none=True)
         loss_q.backward()
         self.optimizers["qf"].step()
 
         # policy (critic weights detached: no gradients reach Q) and temperature
-        sample = n.policy(obs, onehot, self.gen)
-        min_q = n.qf(torch.cat([obs, onehot, sample.action], -1), detach_params=True).min(0).values
+        with self._autocast():
+            sample = n.policy(obs, onehot, self.gen)
+            min_q = n.qf(torch.cat([obs, onehot, sample.action], -1), detach_params=True).min(0).values.float()
         loss_pi = policy_loss(sample.log_prob, min_q, alpha)
         self.optimizers["policy"].zero_grad(set_to_none=True)
         loss_pi.backward()
@@ -164,8 +196,7 @@ class SACLearner:
     @torch.no_grad()
     def soft_update_target(self) -> None:
         """Qbar <- (1 - tau) Qbar + tau Q."""
-        for tp, p in zip(self.nets.target_qf.parameters(), self.nets.qf.parameters(), strict=True):
-            tp.lerp_(p, self.cfg.tau)
+        torch._foreach_lerp_(list(self.nets.target_qf.parameters()), list(self.nets.qf.parameters()), self.cfg.tau)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
