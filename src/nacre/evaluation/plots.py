@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from nacre.evaluation.offline_adaptation import nan_quantiles
+from nacre.evaluation.runs import IGNORED_FIELDS as _IGNORED
+from nacre.evaluation.runs import group_key, latest_eval, read_meta
 from nacre.logging import read_jsonl
 
-_IGNORED = {"seed", "device", "checkpoint_every", "keep_checkpoints", "eval_every", "num_evals"}
+__all__ = ["latest_eval", "plot_runs"]
 
 
 def _group_key(run_dir: Path) -> tuple[str, dict]:
-    meta = json.loads((run_dir / "config.json").read_text())
-    cfg = {k: v for k, v in meta["config"].items() if k not in _IGNORED}
-    cfg["algorithm"] = meta.get("algorithm", "pearl")
-    return json.dumps(cfg, sort_keys=True), {**meta["config"], "algorithm": cfg["algorithm"]}
+    meta = read_meta(run_dir)
+    return group_key(meta), {**meta["config"], "algorithm": meta["algorithm"]}
 
 
 def _auto_labels(configs: list[dict]) -> list[str]:
@@ -34,16 +34,6 @@ def _auto_labels(configs: list[dict]) -> list[str]:
     shared = set.intersection(*(set(c) for c in configs)) - _IGNORED
     varying = [k for k in configs[0] if k in shared and len({json.dumps(c.get(k)) for c in configs}) > 1]
     return [", ".join(f"{k}={c[k]}" for k in varying[:3]) or str(c["env"]) for c in configs]
-
-
-def latest_eval(run_dir: Path) -> dict[str, np.ndarray] | None:
-    """Arrays of the newest saved adaptation evaluation of a run (``nacre eval`` or end of training)."""
-    files = sorted((run_dir / "eval").glob("adaptation_iter*_*.npz")) if (run_dir / "eval").is_dir() else []
-    preferred = [f for f in files if not f.stem.endswith("_train")]
-    if not preferred:
-        return None
-    with np.load(preferred[-1]) as data:
-        return {k: data[k] for k in data.files}
 
 
 def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> None:
