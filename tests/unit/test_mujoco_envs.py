@@ -494,3 +494,25 @@ def test_gymnasium_ids():
         env = gym.make(gym_id)
         assert env.observation_space.shape == (FAMILIES[family.removesuffix("-v1")][0],)
         env.close()
+
+
+@pytest.mark.parametrize("family", ["walker-params", "hopper-params", "macaw-walker-params"])
+def test_reference_timestep_option(family):
+    """timestep=0.004 with frame_skip 4 gives the reference's dt = 0.016 (its MuJoCo 1.31 models)."""
+    _, _, default = make(family)
+    _, task, ref = make(family, timestep=0.004)
+    assert default.unwrapped.dt == pytest.approx(0.008) and ref.unwrapped.dt == pytest.approx(0.016)
+    assert ref.unwrapped.model.opt.timestep == 0.004
+    ref.reset(seed=0)
+    ref.unwrapped.set_task(task)  # task switches (mj_setConst) keep the timestep
+    assert ref.unwrapped.model.opt.timestep == 0.004
+    with pytest.raises(ValueError, match="timestep"):
+        make(family, timestep=-1.0)
+
+
+def test_pearl_paper_presets_use_the_reference_walker_timestep():
+    from nacre.algos.pearl.config import preset
+
+    assert preset("paper", "walker-params").env_kwargs == {"timestep": 0.004}
+    assert preset("paper", "hopper-params").env_kwargs == {"timestep": 0.004}
+    assert preset("paper", "macaw-walker-params").env_kwargs == {}  # the offline data fixes that environment

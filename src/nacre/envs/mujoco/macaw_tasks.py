@@ -223,16 +223,18 @@ class MacawWalkerParams(FixedTaskSetMixin, TaskDistribution):
     train_indices = _complement(WALKER_PARAMS_N_TASKS, WALKER_PARAMS_TEST_INDICES)
     test_indices = WALKER_PARAMS_TEST_INDICES
 
-    def __init__(self, frame_skip: int = 4) -> None:
+    def __init__(self, frame_skip: int = 4, timestep: float | None = None) -> None:
         if int(frame_skip) < 1:
             raise ValueError(f"frame_skip must be >= 1, got {frame_skip}")
         self.frame_skip = int(frame_skip)
+        self.timestep = WalkerParams(timestep=timestep).timestep  # validated there
 
     def _build_tasks(self) -> list[dict[str, Any]]:
         return walker_params_tasks()
 
     def make_env(self, task: Task, render_mode: str | None = None) -> gym.Env:
-        return WalkerParamsEnv(task, self.episode_length, render_mode=render_mode, frame_skip=self.frame_skip)
+        return WalkerParamsEnv(task, self.episode_length, render_mode=render_mode, frame_skip=self.frame_skip,
+                               timestep=self.timestep)  # fmt: skip
 
 
 #: Gymnasium id -> nacre task-distribution id for the MACAW task sets

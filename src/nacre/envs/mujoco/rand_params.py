@@ -13,8 +13,9 @@ the unmodified model) restores every model array bit for bit.
 Reward ``r = v_x + 1 - 1e-3 sum(a^2)`` with ``v_x`` the change of ``qpos[0]`` over ``dt``. Termination:
 Gymnasium's v5 health rules (Walker2d: ``0.8 < z < 2`` and ``-1 < angle < 1``; Hopper: ``z > 0.7``,
 ``|angle| < 0.2`` and ``|qpos[2:], qvel| < 100``), which are the reference's. Observation:
-``qpos[1:]`` + ``clip(qvel, -10, 10)`` (Walker 17, Hopper 11). ``dt`` is Gymnasium's 0.008 (frame_skip 4)
-unless the distribution is built with another ``frame_skip``.
+``qpos[1:]`` + ``clip(qvel, -10, 10)`` (Walker 17, Hopper 11). ``dt`` is Gymnasium's 0.008 (timestep 0.002,
+frame_skip 4) unless the distribution is built with another ``frame_skip`` or ``timestep``; ``timestep=0.004``
+gives the reference's 0.004 x 4 = 0.016 (the PEARL ``paper`` presets use it).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ ALIVE_BONUS = 1.0
 
 class RandParamsEnvMixin(TaskEnvMixin):
     """Model-parameter tasks on top of a Walker2d-v5 / Hopper-v5 environment."""
+
+    def _set_timestep(self, timestep: float | None) -> None:
+        """Use another MuJoCo integration step than the XML's (``dt`` = timestep x frame_skip follows)."""
+        timestep = _check_timestep(timestep)
+        if timestep is not None:
+            self.model.opt.timestep = timestep  # type: ignore[attr-defined]
+            self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.dt))}  # type: ignore[attr-defined]
 
     def _init_params(self) -> None:
         self._base_params = {key: np.array(getattr(self.model, key), copy=True) for key in PARAM_BASES}
@@ -110,6 +118,14 @@ class RandParamsEnvMixin(TaskEnvMixin):
         return self._get_obs(), reward, bool(terminated), truncated, info
 
 
+def _check_timestep(timestep: float | None) -> float | None:
+    if timestep is None:
+        return None
+    if not (isinstance(timestep, (int, float)) and 0 < timestep < 0.1):
+        raise ValueError(f"timestep must be a number in (0, 0.1) seconds, got {timestep!r}")
+    return float(timestep)
+
+
 class WalkerParamsEnv(RandParamsEnvMixin, Walker2dEnv):
     """Walker2d-v5 with randomised body masses, inertias, joint damping and friction."""
 
@@ -119,9 +135,11 @@ class WalkerParamsEnv(RandParamsEnvMixin, Walker2dEnv):
         episode_length: int = EPISODE_LENGTH,
         render_mode: str | None = None,
         frame_skip: int = 4,
+        timestep: float | None = None,
     ) -> None:
         Walker2dEnv.__init__(self, frame_skip=frame_skip, render_mode=render_mode)
-        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip)
+        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip, timestep)
+        self._set_timestep(timestep)
         self._init_task_env(episode_length)
         self._init_params()
         self.set_task(task)
@@ -136,9 +154,11 @@ class HopperParamsEnv(RandParamsEnvMixin, HopperEnv):
         episode_length: int = EPISODE_LENGTH,
         render_mode: str | None = None,
         frame_skip: int = 4,
+        timestep: float | None = None,
     ) -> None:
         HopperEnv.__init__(self, frame_skip=frame_skip, render_mode=render_mode)
-        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip)
+        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip, timestep)
+        self._set_timestep(timestep)
         self._init_task_env(episode_length)
         self._init_params()
         self.set_task(task)
@@ -159,9 +179,11 @@ class _RandParams(TaskDistribution):
     xml_file: ClassVar[str]
     episode_length = EPISODE_LENGTH
 
-    def __init__(self, frame_skip: int = 4, log_scale_limit: float = 3.0) -> None:
+    def __init__(self, frame_skip: int = 4, log_scale_limit: float = 3.0, timestep: float | None = None) -> None:
         if int(frame_skip) < 1:
             raise ValueError(f"frame_skip must be >= 1, got {frame_skip}")
+        #: MuJoCo integration step (``None``: the XML's 0.002); the reference's models ran at 0.004 x 4 = 0.016
+        self.timestep = _check_timestep(timestep)
         if not log_scale_limit >= 0:
             raise ValueError(f"log_scale_limit must be >= 0, got {log_scale_limit}")
         self.frame_skip = int(frame_skip)
@@ -180,7 +202,7 @@ class _RandParams(TaskDistribution):
 
     def make_env(self, task: Task, render_mode: str | None = None) -> gym.Env:
         return self.env_class(  # type: ignore[call-arg]
-            task, self.episode_length, render_mode=render_mode, frame_skip=self.frame_skip
+            task, self.episode_length, render_mode=render_mode, frame_skip=self.frame_skip, timestep=self.timestep
         )
 
 
