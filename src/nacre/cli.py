@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nacre.cli_dataset import add_dataset_parser
 
     add_dataset_parser(sub)
+    from nacre.cli_report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
@@ -161,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"train": _cmd_train, "eval": _cmd_eval, "video": _cmd_video, "plot": _cmd_plot, "list": _cmd_list}
     handlers["dataset"] = cmd_dataset
+    from nacre.cli_report import cmd_report
+
+    handlers["report"] = cmd_report
     try:
         return handlers[args.command](args)
     except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError, DatasetError) as exc:
