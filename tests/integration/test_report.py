@@ -1,0 +1,281 @@
+"""``nacre report``: groups, numbers, files and errors, on real tiny PEARL runs and synthetic offline runs."""
+
+import csv
+import json
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from nacre.cli import main
+from nacre.evaluation import metrics
+from nacre.evaluation.offline_adaptation import OfflineAdaptationResult
+from nacre.evaluation.runs import derive_command, latest_eval, read_meta
+from nacre.logging import RunLogger
+from nacre.training.loop import write_run_files
+
+REPS = "200"
+
+
+def _train(run_dir: Path, *flags: str) -> None:
+    argv = ["train", "pearl", "sparse-point-robot", "--preset", "tiny", "--run-dir", str(run_dir), "--no-progress",
+            "--no-tensorboard", *flags]  # fmt: skip
+    assert main(argv) == 0
+
+
+@pytest.fixture(scope="module")
+def pearl_runs(tmp_path_factory) -> dict[str, Path]:
+    """Two seeds of the tiny preset and one run of another config (kl_lambda 0.5); one seed re-evaluated."""
+    root = tmp_path_factory.mktemp("pearl_runs")
+    runs = {"s0": root / "s0", "s1": root / "s1", "kl": root / "kl"}
+    _train(runs["s0"], "--seed", "0")
+    _train(runs["s1"], "--seed", "1")
+    _train(runs["kl"], "--seed", "0", "--kl-lambda", "0.5")
+    assert main(["eval", str(runs["s0"]), "--runs", "2", "--trajectories", "3", "--no-progress"]) == 0
+    return runs
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _final(rows: list[dict[str, str]], group: str, statistic: str) -> tuple[float, float, float]:
+    (row,) = [r for r in rows if r["group"] == group and r["statistic"] == statistic]
+    return float(row["estimate"]), float(row["low"]), float(row["high"])
+
+
+def _seed_score(run: Path, field: str) -> float:
+    """A PEARL seed's final score by hand: trajectory after exploration, mean over evaluation runs and tasks."""
+    data = latest_eval(run)
+    cfg = read_meta(run)["config"]
+    k = min(cfg["num_exp_traj_eval"], data[field].shape[2] - 1)
+    return float(data[field][:, :, k].astype(float).mean())
+
+
+def test_report_on_real_runs(pearl_runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    dirs = [str(pearl_runs[k]) for k in ("s0", "s1", "kl")]
+    assert main(["report", *dirs, "--out", str(out), "--bootstrap-reps", REPS, "--metric", "dense-return"]) == 0
+    assert "3 runs in 2 groups" in capsys.readouterr().err
+    for name in ("report.md", "final.csv", "improvement.csv", "curves.csv", "runs.csv", "report.json",
+                 "sparse-point-robot-v1_online_curves.png", "sparse-point-robot-v1_online_curves.svg",
+                 "sparse-point-robot-v1_final.png", "sparse-point-robot-v1_final.svg"):  # fmt: skip
+        assert (out / name).is_file(), name
+    assert (out / "sparse-point-robot-v1_final.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (out / "sparse-point-robot-v1_online_curves.svg").read_bytes()[:2000]
+
+    # groups: the two seeds of the tiny preset, and the kl_lambda=0.5 run
+    doc = json.loads((out / "report.json").read_text())
+    assert [(g["label"], len(g["runs"])) for g in doc["groups"]] == [("pearl kl_lambda=1.0", 2),
+                                                                    ("pearl kl_lambda=0.5", 1)]  # fmt: skip
+    # numbers: the seeds' test tasks differ, so each seed's score is its mean over tasks (one stratum)
+    base = np.array([[_seed_score(pearl_runs["s0"], "dense_returns")],
+                     [_seed_score(pearl_runs["s1"], "dense_returns")]])  # fmt: skip
+    other = np.array([[_seed_score(pearl_runs["kl"], "dense_returns")]])
+    final = _rows(out / "final.csv")
+    expected = metrics.aggregate_intervals(base, None, reps=int(REPS), confidence=0.95, rng=0)
+    for stat in ("iqm", "median", "mean"):
+        assert _final(final, "pearl kl_lambda=1.0", stat) == pytest.approx(tuple(expected[stat]))
+    assert _final(final, "pearl kl_lambda=1.0", "iqm")[0] == pytest.approx(base.mean())  # IQM of 2 = mean
+    assert _final(final, "pearl kl_lambda=0.5", "mean") == pytest.approx((other[0, 0],) * 3)
+    assert not [r for r in final if r["statistic"] == "optimality_gap"]  # returns: no threshold given
+    (poi,) = _rows(out / "improvement.csv")
+    assert (poi["x"], poi["y"]) == ("pearl kl_lambda=1.0", "pearl kl_lambda=0.5")
+    assert float(poi["probability"]) == pytest.approx(metrics.probability_of_improvement(base, other))
+
+    # curves: learning curves at the logged env steps; adaptation curve on the trajectories every seed has
+    curves = _rows(out / "curves.csv")
+    learning = [r for r in curves if r["group"] == "pearl kl_lambda=1.0" and r["curve"] == "learning_return"]
+    logged = [json.loads(line) for line in (pearl_runs["s0"] / "progress.jsonl").read_text().splitlines()]
+    assert [float(r["x"]) for r in learning] == [float(r["time/env_steps"]) for r in logged if "returns/test" in r]
+    assert {r["curve"] for r in curves} == {"learning_return", "learning_success", "adaptation"}
+    adaptation = [r for r in curves if r["group"] == "pearl kl_lambda=1.0" and r["curve"] == "adaptation"]
+    assert [float(r["x"]) for r in adaptation] == [1.0, 2.0]  # s0 was evaluated on 3 trajectories, s1 on 2
+
+    # runs table: commands, seeds, git revision, evaluation used
+    runs = {Path(r["run"]).name: r for r in _rows(out / "runs.csv")}
+    assert runs["s1"]["command"] == "nacre train pearl sparse-point-robot --preset tiny --seed 1"
+    assert runs["kl"]["command"] == "nacre train pearl sparse-point-robot --preset tiny --kl-lambda 0.5 --seed 0"
+    assert runs["s0"]["git_revision"] == "unknown" and runs["s0"]["evaluation"].endswith("_test.npz")
+    assert float(runs["s0"]["wall_clock_s"]) > 0
+    text = (out / "report.md").read_text()
+    for needle in ("## Runs", "pearl kl_lambda=0.5", "`nacre train pearl sparse-point-robot --preset tiny --seed 1`",
+                   "![sparse-point-robot-v1_final](sparse-point-robot-v1_final.png)", "P(X > Y)",
+                   "unknown"):  # fmt: skip
+        assert needle in text
+
+
+def test_derived_command_rebuilds_the_config(pearl_runs):
+    from nacre.algos.pearl.config import preset
+    from nacre.cli import build_parser
+
+    for run in pearl_runs.values():
+        meta = read_meta(run)
+        words = shlex.split(derive_command(meta))
+        assert words[:2] == ["nacre", "train"]
+        args = build_parser().parse_args(words[1:])
+        overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+        assert preset(args.preset, args.distribution, **overrides).to_dict() == meta["config"]
+
+
+def test_recorded_command_and_git_revision_are_used(pearl_runs, tmp_path):
+    import shutil
+
+    from nacre.evaluation.report import ReportOptions, write_report
+
+    run = tmp_path / "copied"
+    shutil.copytree(pearl_runs["kl"], run)
+    meta = json.loads((run / "config.json").read_text())
+    meta.update(command=["nacre", "train", "pearl", "sparse-point-robot", "--kl-lambda", "0.5"], git_revision="abc123")
+    (run / "config.json").write_text(json.dumps(meta))
+    report = write_report([run], tmp_path / "out", ReportOptions(reps=20))
+    (row,) = report.run_table()
+    assert (row["command"], row["command_source"], row["git_revision"]) == (
+        "nacre train pearl sparse-point-robot --kl-lambda 0.5", "recorded", "abc123")
+
+
+# ---------------------------------------------------------------------- synthetic offline runs
+TASKS = [{"velocity": 0.5}, {"velocity": 1.5}]
+
+
+def _offline_run(path: Path, algorithm: str, seed: int, learning: list[float], final: list[list[float]],
+                 diverged: list[list[bool]] | None = None) -> Path:  # fmt: skip
+    """A run directory written by the real writers: config.json and tasks.json, progress.jsonl, and an evaluation
+    file as ``nacre eval`` saves it (returns ``[runs, tasks, steps]`` at steps 0 and 1)."""
+    if algorithm == "macaw":
+        from nacre.algos.macaw.config import preset
+    else:
+        from nacre.algos.mtft.config import preset
+    cfg = preset("tiny", "macaw-cheetah-vel", seed=seed, eval_steps=1)
+    trainer = SimpleNamespace(algorithm=algorithm, cfg=cfg, distribution=SimpleNamespace(id="macaw-cheetah-vel-v1"),
+                              split=SimpleNamespace(train=[{"velocity": 0.1}], test=TASKS))  # fmt: skip
+    write_run_files(path, trainer)
+    logger = RunLogger(path, tensorboard=False)
+    for i, value in enumerate(learning, start=1):
+        logger.log(i, {"losses/policy": 0.1, "time/env_steps": 0, "time/grad_steps": 3 * i,
+                       "time/wall_clock": 2.0 * i, "returns/test": value})  # fmt: skip
+    logger.close()
+    adapted = np.array(final, dtype=float)  # [eval runs, tasks]
+    returns = np.stack([adapted - 100.0, adapted], axis=-1)  # steps 0 (un-adapted) and 1
+    flags = np.zeros(returns.shape, dtype=bool)
+    if diverged is not None:
+        flags[:, :, 1] = diverged
+        returns[flags] = np.nan
+    result = OfflineAdaptationResult(returns, returns.copy(), np.zeros(returns.shape, dtype=bool),
+                                     np.full(returns.shape, 10), np.array([0, 1]), 16, flags)  # fmt: skip
+    (path / "eval").mkdir()
+    np.savez(path / "eval" / f"adaptation_iter{len(learning):06d}_test.npz", **result.to_dict(),
+             iteration=len(learning), env_steps=0)  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def offline_runs(tmp_path) -> list[Path]:
+    root = tmp_path / "runs"
+    return [
+        _offline_run(root / "macaw0", "macaw", 0, [1.0, 2.0, 3.0], [[10.0, 20.0]]),
+        _offline_run(root / "macaw1", "macaw", 1, [2.0, 3.0, 4.0], [[12.0, 18.0]]),
+        _offline_run(root / "macaw2", "macaw", 2, [3.0, 5.0], [[14.0, 30.0]]),  # stopped one iteration earlier
+        _offline_run(root / "mtft0", "mt-finetune", 0, [0.0, 1.0], [[11.0, 20.0]]),
+        # two evaluation runs, one of which diverged on task 0: its score there is the other run's
+        _offline_run(root / "mtft1", "mt-finetune", 1, [1.0, 1.0], [[9.0, 24.0], [0.0, 26.0]],
+                     diverged=[[False, False], [True, False]]),
+    ]  # fmt: skip
+
+
+def test_report_numbers_on_offline_runs_with_shared_tasks(offline_runs, tmp_path, capsys):
+    out = tmp_path / "report"
+    argv = ["report", *map(str, offline_runs), "--out", str(out), "--bootstrap-reps", REPS, "--threshold", "25",
+            "--label", "MACAW", "--label", "MT+FT"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    # every run was evaluated on the same two tasks: tasks are the strata, scores [seeds, tasks]
+    macaw = np.array([[10.0, 20.0], [12.0, 18.0], [14.0, 30.0]])
+    mtft = np.array([[11.0, 20.0], [9.0, 25.0]])
+    final = _rows(out / "final.csv")
+    assert _final(final, "MACAW", "iqm")[0] == pytest.approx((12 + 14 + 18 + 20) / 4)  # 10 | 12 14 18 20 | 30
+    assert _final(final, "MACAW", "median")[0] == pytest.approx(16.0)
+    assert _final(final, "MACAW", "optimality_gap")[0] == pytest.approx((15 + 5 + 13 + 7 + 11 + 0) / 6)
+    assert _final(final, "MT+FT", "mean")[0] == pytest.approx(65 / 4)
+    for group, scores in (("MACAW", macaw), ("MT+FT", mtft)):
+        expected = metrics.aggregate_intervals(scores, 25.0, reps=int(REPS), rng=0)
+        for stat, interval in expected.items():
+            assert _final(final, group, stat) == pytest.approx(tuple(interval))
+    assert {r["strata"] for r in final} == {"2"}
+    # P(MACAW > MT+FT): task 0: 10>9, 12>11, 12>9, 14>11, 14>9 (5 of 6); task 1: 20=20, 30>20, 30>25 (2.5 of 6)
+    (poi,) = _rows(out / "improvement.csv")
+    assert float(poi["probability"]) == pytest.approx((5 / 6 + 2.5 / 6) / 2)
+    expected_poi = metrics.probability_of_improvement_ci(macaw, mtft, reps=int(REPS), rng=0)
+    assert (float(poi["probability"]), float(poi["low"]), float(poi["high"])) == pytest.approx(tuple(expected_poi))
+
+    # learning curves against outer steps, on the steps all seeds logged; adaptation curve at steps 0 and 1
+    curves = _rows(out / "curves.csv")
+    learning = [r for r in curves if r["group"] == "MACAW" and r["curve"] == "learning_return"]
+    assert [(float(r["x"]), float(r["iqm"])) for r in learning] == pytest.approx([(3.0, 2.0), (6.0, 10 / 3)])
+    adaptation = [r for r in curves if r["group"] == "MACAW" and r["curve"] == "adaptation"]
+    assert [float(r["x"]) for r in adaptation] == [0.0, 1.0]
+    assert float(adaptation[1]["iqm"]) == pytest.approx(16.0)
+    assert not [r for r in curves if r["curve"] == "learning_success"]  # offline logs have no success rate
+    assert (out / "macaw-cheetah-vel-v1_offline_curves.svg").is_file()
+    text = (out / "report.md").read_text()
+    assert "held-out tasks are the strata" in text and "| diverged" in text and "17%" in text  # 1 of 6 episodes
+    assert "1 test-time step on 16 transitions" in text
+    assert "--preset tiny" in text and "--eval-steps 1" in text
+
+
+def test_runs_without_an_evaluation_fall_back_to_the_log(offline_runs, tmp_path):
+    from nacre.evaluation.report import ReportOptions, write_report
+
+    for run in offline_runs[:3]:
+        for f in (run / "eval").iterdir():
+            f.unlink()
+    report = write_report(offline_runs, tmp_path / "out", ReportOptions(reps=50))
+    macaw = report.groups[0]
+    assert macaw.final_source.startswith("last logged test value")
+    np.testing.assert_allclose(macaw.final[:, 0], [3.0, 4.0, 5.0])
+    assert macaw.adaptation is None
+    assert not report.shared_tasks["macaw-cheetah-vel-v1"]  # one stratum for every group then
+    assert report.groups[1].final.shape == (2, 1)
+    assert "no saved evaluation" in (tmp_path / "out" / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------- bad input
+def _error(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nacre: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_malformed_inputs_give_one_line_errors(offline_runs, tmp_path, capsys):
+    out = tmp_path / "out"
+    run = str(offline_runs[0])
+    assert "no such directory" in _error(["report", str(tmp_path / "missing"), "--out", str(out)], capsys)
+    assert "no run directories given" in _error(["report", "--out", str(out)], capsys)
+    message = _error(["report", str(offline_runs[0].parent), "--out", str(out)], capsys)
+    assert "not a nacre run directory" in message and "/*" in message  # it holds runs: a hint to pass them
+    assert not out.exists()  # nothing is written when the input is bad
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert "not a directory" in _error(["report", run, "--out", str(a_file)], capsys)
+    assert "cannot create" in _error(["report", run, "--out", str(a_file / "sub")], capsys)
+    assert "--label" in _error(["report", run, "--out", str(out), "--label", "a", "--label", "b"], capsys)
+    assert "confidence" in _error(["report", run, "--out", str(out), "--confidence", "1.5"], capsys)
+    assert "repetitions" in _error(["report", run, "--out", str(out), "--bootstrap-reps", "0"], capsys)
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    assert "unreadable" in _error(["report", str(broken), "--out", str(out)], capsys)
+    (broken / "config.json").write_text(json.dumps({"algorithm": "pearl"}))
+    assert "not a nacre run config" in _error(["report", str(broken), "--out", str(out)], capsys)
+    damaged = offline_runs[1]
+    (damaged / "eval" / "adaptation_iter000009_test.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert "unreadable" in _error(["report", str(damaged), "--out", str(out)], capsys)
+    with pytest.raises(SystemExit) as exc:
+        main(["report", run, "--out", str(out), "--metric", "nonsense"])
+    assert exc.value.code == 2
