@@ -376,8 +376,36 @@ def _adaptation_curve(group: Group, metric: str, shared_tasks: bool) -> None:
     group.adaptation = Curve(np.array(common), np.stack(per_seed))
 
 
+def _logged_key(run: Run, metric: str) -> str | None:
+    """The progress.jsonl key holding ``metric`` at the reported point (the dense return is not logged)."""
+    if metric == "return":
+        return "returns/test"
+    if metric == "success" and not run.offline:
+        return f"success/test_traj_{run.reported_trajectory + 1}"
+    return None
+
+
+def _logged_final(run: Run, metric: str) -> float | None:
+    key = _logged_key(run, metric)
+    return run.last(key) if key else None
+
+
+def _scored(runs: Sequence[Run], metric: str) -> list[Run]:
+    """Runs with a final score: a saved evaluation or a logged value (a run that never evaluated has none)."""
+    return [r for r in runs if r.eval is not None or _logged_final(r, metric) is not None]
+
+
+def _paths(runs: Sequence[Run]) -> str:
+    return ", ".join(str(r.path) for r in runs[:3]) + (" ..." if len(runs) > 3 else "")
+
+
 def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
-    runs = group.runs
+    runs = _scored(group.runs, metric)
+    left_out = [r for r in group.runs if r not in runs]
+    if left_out:
+        group.notes.append(f"final {metric}: left out {_paths(left_out)} (no saved evaluation, no logged value)")
+    if not runs:
+        return
     if all(r.eval is not None for r in runs):
         rows, diverged, episodes = [], 0, 0
         for r in runs:
@@ -392,19 +420,15 @@ def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
         labels = sorted({_final_label(r) for r in runs})
         group.final_source = f"evaluation, {' / '.join(labels)}"
         return
-    key = {"return": lambda r: "returns/test",
-           "success": lambda r: None if r.offline else f"success/test_traj_{r.reported_trajectory + 1}",
-           "dense-return": lambda r: None}[metric]  # fmt: skip
-    values = [r.last(k) if (k := key(r)) else None for r in runs]
-    missing = [str(r.path) for r, v in zip(runs, values, strict=True) if r.eval is None]
+    values = [_logged_final(r, metric) for r in runs]
+    missing = [r for r in runs if r.eval is None]
     if all(v is not None for v in values):
         group.final = np.array(values, dtype=float)[:, None]
         group.final_source = "last logged test value (progress.jsonl)"
-        group.notes.append(f"final score from the training log: no saved evaluation in {', '.join(missing[:3])}"
-                           f"{' ...' if len(missing) > 3 else ''}")  # fmt: skip
+        group.notes.append(f"final score from the training log: no saved evaluation in {_paths(missing)}")
     else:
-        group.notes.append(f"no final {metric} score: no saved evaluation in {', '.join(missing[:3])} and no "
-                           "logged value to fall back on")  # fmt: skip
+        group.notes.append(f"no final {metric} score: no saved evaluation in {_paths(missing)}, and the {metric} "
+                           "is not in the training log of the others")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -449,7 +473,7 @@ def build_report(run_dirs: Sequence[Path], options: ReportOptions) -> Report:
     distributions = list(dict.fromkeys(g.distribution for g in groups))
     shared: dict[str, bool] = {}
     for dist in distributions:
-        members = [r for g in groups if g.distribution == dist for r in g.runs]
+        members = [r for g in groups if g.distribution == dist for r in _scored(g.runs, options.metric)]
         shared[dist] = (all(r.eval is not None and r.test_tasks is not None for r in members)
                         and len({r.test_tasks for r in members}) == 1
                         and len({r.eval["returns"].shape[1] for r in members}) == 1)  # fmt: skip
@@ -787,7 +811,8 @@ def _markdown(report: Report, command: str | None) -> str:
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for g in groups:
             s = g.final_stats
-            cells = [_cell(g.label), str(len(g.runs)), _cell(g.final_source or "none"), _ci(s.get("iqm")),
+            seeds = len(g.final) if g.final is not None else 0
+            cells = [_cell(g.label), str(seeds), _cell(g.final_source or "none"), _ci(s.get("iqm")),
                      _ci(s.get("median")), _ci(s.get("mean"))]  # fmt: skip
             cells += [_ci(s.get("optimality_gap"))] if gap else []
             cells += [f"{g.diverged:.0%}"] if show_div else []
