@@ -49,12 +49,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         options = ReportOptions(metric=args.metric, reps=args.bootstrap_reps, seed=args.seed,
                                 confidence=args.confidence, threshold=args.threshold, labels=args.label)  # fmt: skip
-        command = shlex.join(["nacre", "report", *map(str, args.run_dirs), "--out", str(args.out)]
-                             + ([] if args.metric == "return" else ["--metric", args.metric]))  # fmt: skip
-        report = write_report(args.run_dirs, args.out, options, command=command)
+        report = write_report(args.run_dirs, args.out, options, command=_command_line(args))
     except ReportError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2
     print(f"nacre: {len(report.runs)} runs in {len(report.groups)} groups; wrote {args.out / 'report.md'} and "
           f"{len(report.files) - 1} more files", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``nacre report`` command that reproduces this report (options at their defaults left out)."""
+    words = ["nacre", "report", *map(str, args.run_dirs), "--out", str(args.out)]
+    for flag, value, default in (("--metric", args.metric, "return"), ("--bootstrap-reps", args.bootstrap_reps, 2000),
+                                 ("--seed", args.seed, 0), ("--confidence", args.confidence, 0.95),
+                                 ("--threshold", args.threshold, None)):  # fmt: skip
+        if value != default:
+            words += [flag, str(value)]
+    for label in args.label or []:
+        words += ["--label", label]
+    return shlex.join(words)
