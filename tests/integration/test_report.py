@@ -241,6 +241,20 @@ def test_runs_without_an_evaluation_fall_back_to_the_log(offline_runs, tmp_path)
     assert "no saved evaluation" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_a_run_that_never_evaluated_is_left_out_of_the_final_scores(offline_runs, tmp_path):
+    from nacre.evaluation.report import ReportOptions, write_report
+
+    crashed = tmp_path / "crashed"  # stopped in its first iteration: a config, no log rows, no evaluation
+    crashed.mkdir()
+    config = (offline_runs[0] / "config.json").read_text()
+    (crashed / "config.json").write_text(config.replace('"seed": 0', '"seed": 9'))
+    report = write_report([*offline_runs, crashed], tmp_path / "out", ReportOptions(reps=50))
+    macaw = report.groups[0]
+    assert len(macaw.runs) == 4 and macaw.final.shape == (3, 2)  # the other seeds keep their task strata
+    assert report.shared_tasks["macaw-cheetah-vel-v1"]
+    assert any("left out" in note and "crashed" in note for note in macaw.notes)
+
+
 # ---------------------------------------------------------------------- bad input
 def _error(argv: list[str], capsys) -> str:
     assert main(argv) == 2
