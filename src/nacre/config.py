@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -29,7 +30,8 @@ class ConfigBase:
     run_only_fields: ClassVar[frozenset[str]] = frozenset()
 
     def check_types(self) -> None:
-        """Raise :class:`ConfigError` for a value of the wrong type; ints given for floats become floats."""
+        """Raise :class:`ConfigError` for a value of the wrong type or a non-finite float (NaN, inf); ints given
+        for floats become floats."""
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             text = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
@@ -43,6 +45,8 @@ class ConfigBase:
                 raise ConfigError(
                     f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}"
                 )
+            if expected is float and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with ``changes`` applied and validated; unknown names raise :class:`ConfigError`."""
