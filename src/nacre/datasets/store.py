@@ -32,7 +32,7 @@ import numpy as np
 
 from nacre import __version__
 from nacre.envs.base import task_to_json
-from nacre.training.checkpoint import atomic_write_bytes
+from nacre.training.checkpoint import atomic_write_bytes, short_reason
 from nacre.types import Trajectory
 
 FORMAT = "nacre-offline-dataset"
@@ -56,9 +56,15 @@ def task_dir_name(task_index: int) -> str:
     return f"task_{task_index:03d}"
 
 
+def absolute_root(root: str | Path) -> Path:
+    """``root`` as an absolute path: every public function takes the root through this, because Minari
+    joins a relative dataset path onto itself (``data/x/data/x/main_data.hdf5``)."""
+    return Path(root).resolve()
+
+
 def task_dir(root: Path, task_index: int) -> Path:
     """Directory of one task's Minari dataset."""
-    return Path(root) / task_dir_name(task_index)
+    return absolute_root(root) / task_dir_name(task_index)
 
 
 def _json_normal(obj: Any) -> Any:
@@ -113,7 +119,7 @@ def init_dataset_root(
     config: Mapping[str, Any],
 ) -> None:  # fmt: skip
     """Create ``root/manifest.json``; on an existing root accept only an identical description (a resume)."""
-    root = Path(root)
+    root = absolute_root(root)
     tasks_json = [_json_normal(dict(t)) for t in tasks]
     splits_json = {str(name): [int(i) for i in idx] for name, idx in splits.items()}
     config_json = _json_normal(dict(config))
@@ -123,6 +129,15 @@ def init_dataset_root(
             raise DatasetError(f"split {name!r} names task indices {bad} outside 0..{len(tasks_json) - 1}")
     if not tasks_json:
         raise DatasetError("a dataset needs at least one task")
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"{root} is a file, not a dataset root: choose another one")
+    if not (root / MANIFEST).exists() and any((root / name).exists() for name in ("config.json", "progress.jsonl")):
+        raise DatasetError(f"{root} holds a nacre training run (config.json, progress.jsonl), not a dataset: "
+                           "choose another dataset root")  # fmt: skip
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"cannot create the dataset root {root}: {exc.strerror or exc}") from None
     with _manifest_lock(root):
         if (root / MANIFEST).exists():
             old = read_manifest(root)
@@ -146,7 +161,7 @@ def init_dataset_root(
 
 def read_manifest(root: Path) -> dict:
     """The manifest of a dataset root (``DatasetError`` if missing, corrupt or of another format version)."""
-    root = Path(root)
+    root = absolute_root(root)
     path = root / MANIFEST
     if not path.is_file():
         raise DatasetError(f"{root} is not a nacre dataset (no {MANIFEST})")
@@ -169,7 +184,7 @@ def read_manifest(root: Path) -> dict:
 
 def finished_tasks(root: Path) -> set[int]:
     """Indices of the tasks recorded as finished in the manifest whose directory exists."""
-    root = Path(root)
+    root = absolute_root(root)
     manifest = read_manifest(root)
     return {int(i) for i in manifest["finished"] if (task_dir(root, int(i)) / DATA_FILE).is_file()}
 
@@ -263,7 +278,7 @@ def write_task_dataset(
     from minari.data_collector import EpisodeBuffer
     from minari.dataset.minari_storage import MinariStorage
 
-    root = Path(root)
+    root = absolute_root(root)
     manifest = read_manifest(root)
     n_tasks = len(manifest["tasks"])
     if not 0 <= task_index < n_tasks:
@@ -366,8 +381,8 @@ def _open_task(root: Path, task_index: int, manifest: dict) -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0][:120] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    text = short_reason(exc)
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
 def _nacre_metadata(dataset: Any, path: Path) -> dict:
@@ -383,7 +398,7 @@ def load_task_episodes(root: Path, task_index: int) -> tuple[list[Trajectory], n
     The metadata is the task's "nacre" block (task, task_index, distribution_id, checksum = sha256 hex of the
     data file, stats, the writer's extra keys, ...) plus ``observation_space``/``action_space`` (gymnasium Boxes).
     """
-    root = Path(root)
+    root = absolute_root(root)
     manifest = read_manifest(root)
     dataset = _open_task(root, task_index, manifest)
     path = task_dir(root, task_index)
@@ -428,7 +443,7 @@ def dataset_info(root: Path) -> list[dict]:
     Keys: index, split, task, finished, transitions, episodes, return_mean/min/max, return_last10pct_mean,
     behaviour_step_min/max, checksum, size_bytes (None where the task is not finished).
     """
-    root = Path(root)
+    root = absolute_root(root)
     manifest = read_manifest(root)
     rows = []
     for i, task in enumerate(manifest["tasks"]):
@@ -458,7 +473,7 @@ def verify_dataset(root: Path) -> list[str]:
     of the declared shapes, finite, actions in [-1, 1]; no terminated/truncated flag before an episode's last
     step; episode/transition counts as recorded.
     """
-    root = Path(root)
+    root = absolute_root(root)
     try:
         manifest = read_manifest(root)
     except DatasetError as exc:

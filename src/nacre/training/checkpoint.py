@@ -25,6 +25,27 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, truncated or incompatible."""
 
 
+class CorruptCheckpoint(CheckpointError):
+    """A checkpoint file is damaged (truncated, not a torch archive, not a nacre checkpoint)."""
+
+
+def short_reason(exc: BaseException, width: int = 160) -> str:
+    """The first line of ``exc``'s message (its type name if empty); a longer line is cut at a sentence or word
+    boundary, never inside a word, and ends with `` ...``."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    if not text:
+        return type(exc).__name__
+    if len(text) <= width:
+        return text
+    head = text[:width]
+    sentence = head.rfind(". ")
+    if sentence >= width // 3:
+        return head[: sentence + 1] + " ..."
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head).rstrip(" ,;:") + " ..."
+
+
 def run_header(trainer: Any) -> dict[str, Any]:
     """What every trainer's checkpoint starts with: algorithm, config, distribution id and the frozen tasks."""
     from nacre.envs.base import task_to_json
@@ -91,10 +112,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged archives
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({reason})") from None
+        raise CorruptCheckpoint(f"checkpoint {path} is corrupt or truncated ({short_reason(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a nacre checkpoint")
+        raise CorruptCheckpoint(f"{path} is not a nacre checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {payload.get('format_version')}, "
