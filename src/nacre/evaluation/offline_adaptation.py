@@ -1,10 +1,11 @@
 """The offline adaptation protocol shared by MACAW and its baselines (REFERENCE 2.2, 2.5).
 
-For every run and test task: draw ``k`` transitions of the task's *offline* data uniformly, let the
-method adapt on them with ``n`` test-time gradient steps (for each ``n`` asked for; ``n = 0`` is the
-un-adapted policy), then roll out one deterministic episode per ``n``. No online data reaches the
-method. :func:`offline_adaptation_curves` returns arrays ``[runs, tasks, len(steps)]``; plots and
-tables (median and 25/75 percentiles over tasks and seeds) are computed from them.
+For every run and test task: draw ``k`` transitions of the task's *offline* data uniformly (``k`` is at most
+the size of the smallest task, whose rows are then all used), let the method adapt on them with ``n``
+test-time gradient steps (for each ``n`` asked for; ``n = 0`` is the un-adapted policy), then roll out one
+deterministic episode per ``n``. No online data reaches the method. :func:`offline_adaptation_curves` returns
+arrays ``[runs, tasks, len(steps)]``; plots and tables (median and 25/75 percentiles over tasks and seeds) are
+computed from them.
 
 An adaptation that diverges (its policy outputs non-finite actions, e.g. after more test-time steps than
 the method was meta-trained for) is recorded as ``diverged`` with a NaN return; the environment never
@@ -44,6 +45,8 @@ class OfflineAdaptationResult:
     steps: np.ndarray  # [S] the test-time gradient steps of each column
     num_transitions: int  # k, the offline transitions each adaptation saw
     diverged: np.ndarray  # bool: the adapted policy output non-finite actions (return is NaN)
+    #: the k asked for, when the smallest task held fewer transitions (then ``num_transitions`` is its size)
+    requested_transitions: int | None = None
 
     def to_dict(self) -> dict[str, np.ndarray]:
         return {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
@@ -88,6 +91,8 @@ def _guarded(policy: BatchPolicyFn, diverged: np.ndarray) -> BatchPolicyFn:
 
 
 class _Rows(Protocol):
+    def __len__(self) -> int: ...
+
     def uniform_indices(self, rng: np.random.Generator, n: int) -> np.ndarray: ...
 
     def rows(self, idx: np.ndarray) -> dict[str, np.ndarray]: ...
@@ -118,12 +123,16 @@ def offline_adaptation_curves(
         raise ValueError(f"steps must be a non-empty list of non-negative counts, got {steps}")
     if num_runs <= 0 or num_transitions <= 0:
         raise ValueError("num_runs and num_transitions must be positive")
+    asked = num_transitions
+    num_transitions = min([num_transitions, *(len(d) for d in datas)])  # no task gives more than it holds
+    if num_transitions <= 0:
+        raise ValueError("a task holds no transitions")
     envs = [make_env(task) for task in tasks]
     shape = (num_runs, len(tasks), len(steps))
     returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
     success, diverged = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     for run in range(num_runs):
-        batches = [d.rows(d.uniform_indices(rng, num_transitions)) for d in datas]
+        batches = [d.rows(_draw(d, rng, num_transitions)) for d in datas]
         for j, policy in enumerate(adapter.adapted_policies(batches, steps)):
             flags = np.zeros(len(envs), dtype=bool)
             for ti, traj in enumerate(rollout_batch(envs, _guarded(policy, flags), rng, episode_length)):
@@ -136,7 +145,13 @@ def offline_adaptation_curves(
                 progress(1)
     for env in envs:
         env.close()
-    return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions, diverged)
+    return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions, diverged,
+                                   requested_transitions=asked if asked != num_transitions else None)  # fmt: skip
+
+
+def _draw(data: _Rows, rng: np.random.Generator, k: int) -> np.ndarray:
+    """``k`` row indices drawn uniformly; every row once (shuffled) when the task holds exactly ``k``."""
+    return rng.permutation(k) if len(data) == k else data.uniform_indices(rng, k)
 
 
 def offline_eval_metrics(result: OfflineAdaptationResult) -> dict[str, float]:
