@@ -93,6 +93,10 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
     plt.close(fig)
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
     curves = []
     for rd in dirs:
@@ -107,7 +111,7 @@ def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
     n = min(len(c[0]) for c in curves)
     x = np.mean([c[0][:n] for c in curves], axis=0)
     y = np.stack([c[1][:n] for c in curves])
-    (line,) = ax.plot(x, y.mean(0), label=f"{name} ({len(curves)} seeds)")
+    (line,) = ax.plot(x, y.mean(0), label=f"{name} ({_seeds(len(curves))})")
     if len(curves) > 1:
         ax.fill_between(x, y.min(0), y.max(0), alpha=0.2, color=line.get_color())
     prior = np.stack([c[2][:n] for c in curves])
@@ -126,7 +130,7 @@ def _adaptation_curve(ax, dirs: list[Path], name: str, field: str) -> None:
     n = min(len(c) for c in per_seed)
     y = np.stack([c[:n] for c in per_seed])
     k = np.arange(1, n + 1)
-    ax.plot(k, y.mean(0), marker="o", ms=3, label=f"{name} ({len(per_seed)} seeds)")
+    ax.plot(k, y.mean(0), marker="o", ms=3, label=f"{name} ({_seeds(len(per_seed))})")
     if len(per_seed) > 1:
         ax.fill_between(k, y.min(0), y.max(0), alpha=0.2)
 
@@ -144,5 +148,5 @@ def _offline_adaptation_curve(ax, dirs: list[Path], name: str) -> None:
         return
     values = np.concatenate(pooled)
     q25, med, q75 = nan_quantiles(values)  # diverged adaptations (NaN) are left out
-    (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({len(pooled)} seeds)")
+    (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({_seeds(len(pooled))})")
     ax.fill_between(steps, q25, q75, alpha=0.2, color=line.get_color())
