@@ -9,8 +9,12 @@ User errors print one line ``nacre: error: ...`` and exit with status 2; nothing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -26,6 +30,25 @@ class UserError(Exception):
     """A problem with what the user asked for (exit status 2, no traceback)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a run stops the way Ctrl-C stops it (exit status 143)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes as one line ``nacre: error: ...`` (exit status 2) instead of the whole usage."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"nacre: error: {message} (see {self.prog} --help)\n")
+
+
+def _warn_line(message: str) -> None:
+    print(f"nacre: warning: {message}", file=sys.stderr)
+
+
 def _parse_value(text: str, kind: str) -> Any:
     if kind == "bool":
         lowered = text.lower()
@@ -35,9 +58,15 @@ def _parse_value(text: str, kind: str) -> Any:
             return False
         raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
     if kind == "int":
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if kind == "float":
-        return float(text)
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if kind.startswith("dict"):
         out: dict[str, Any] = {}
         for item in filter(None, text.split(",")):
@@ -74,19 +103,65 @@ def _config_flag(group: Any, f: Any, config_cls: Any) -> None:
     kind = "str" if kind in config_cls.type_aliases else kind
     group.add_argument(
         f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
-        type=lambda s, k=kind, n=f.name: _typed(s, k, n),
+        type=lambda s, k=kind: _parse_value(s, k),  # argparse names the flag in its message
     )
 
 
-def _typed(text: str, kind: str, name: str) -> Any:
+def _type_matches(value: Any, hint: Any) -> bool:
+    """Whether a JSON value given in ``--env-kwargs`` fits a constructor annotation (unknown hints fit)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (bool, str):
+        return isinstance(value, hint)
+    if origin in (tuple, list) or hint in (tuple, list):
+        return isinstance(value, list)
+    return True
+
+
+def _hint_name(hint: Any) -> str:
+    import typing
+
+    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string", type(None): "null"}
+    args = typing.get_args(hint) if typing.get_origin(hint) is not None else ()
+    if args and all(a in names for a in args):
+        return " or ".join(names[a] for a in args)
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _check_env_kwargs(spec: str, kwargs: dict[str, Any]) -> None:
+    """Check ``--env-kwargs`` values against the task distribution's constructor annotations."""
+    import inspect
+    import typing
+
+    from nacre.envs.registry import TaskDistributionError, make_distribution
+
+    if not kwargs:
+        return
     try:
-        return _parse_value(text, kind)
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise argparse.ArgumentTypeError(f"--{name.replace('_', '-')}: {exc}") from None
+        cls = type(make_distribution(spec))
+        hints = typing.get_type_hints(cls.__init__)
+        params = inspect.signature(cls).parameters
+    except (TaskDistributionError, TypeError, ValueError, NameError):
+        return  # the construction with the kwargs reports what is wrong
+    for key, value in kwargs.items():
+        if key in params and key in hints and not _type_matches(value, hints[key]):
+            raise UserError(f"--env-kwargs {key}={json.dumps(value)}: {spec} expects {_hint_name(hints[key])}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nacre", description="Meta-reinforcement learning: PEARL and MACAW.")
+    parser = _Parser(prog="nacre", description="Meta-reinforcement learning: PEARL and MACAW.")
     parser.add_argument("--version", action="version", version=f"nacre {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -167,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nacre.cli_report import cmd_report
 
     handlers["report"] = cmd_report
+    previous: Any = None
+    with contextlib.suppress(ValueError):  # signal handlers can only be set from the main thread
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return handlers[args.command](args)
     except (UserError, ConfigError, TaskDistributionError, CheckpointError, RunDirError, DatasetError) as exc:
@@ -175,9 +253,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"nacre: training diverged: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("nacre: interrupted; the last checkpoint is intact (nacre train --resume RUN_DIR)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("nacre: terminated" if isinstance(exc, Terminated) else "nacre: interrupted", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 # ---------------------------------------------------------------------- train
@@ -188,9 +269,11 @@ def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
-    from nacre.training.loop import algorithm_classes, load_trainer, read_run_config, train
+    from nacre.training.loop import algorithm_classes, check_device, read_run_config, resume_trainer, train
 
     overrides = _config_overrides(args)
+    if args.iterations is not None and args.iterations < 1:
+        raise UserError(f"--iterations must be 1 or more, got {args.iterations}")
     if args.resume is not None:
         if args.algorithm or args.distribution:
             raise UserError("--resume continues an existing run: give no algorithm or distribution")
@@ -199,7 +282,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         bad = sorted(set(overrides) - allowed)
         if bad:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
-        trainer = load_trainer(args.resume, device=overrides.pop("device", None))
+        trainer = resume_trainer(args.resume, device=overrides.pop("device", None), warn=_warn_line)
         if overrides:
             trainer.set_run_options(**overrides)
         run_dir, resumed = args.resume, True
@@ -213,9 +296,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if foreign:
             flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
             raise UserError(f"{flags}: not a {config_cls.label} setting")
+        _check_env_kwargs(args.distribution, overrides.get("env_kwargs", {}))
         make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
         preset = importlib.import_module(config_cls.__module__).preset
         cfg = preset(args.preset, args.distribution, **overrides)
+        check_device(cfg.device)
         run_dir = args.run_dir or Path("runs") / (
             f"{args.algorithm}-{args.distribution}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         )
@@ -243,9 +328,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if bar is not None and "returns/test" in metrics:
             bar.set_postfix(test_return=f"{metrics['returns/test']:.2f}", env_steps=int(metrics["time/env_steps"]))
 
+    start, first = time.monotonic(), trainer.iteration
     try:
         train(trainer, run_dir, resumed=resumed, progress=progress, on_iteration=on_iteration,
               stop_after=args.iterations, tensorboard=not args.no_tensorboard)  # fmt: skip
+    except KeyboardInterrupt as exc:
+        if bar is not None:
+            bar.close()
+            bar = None
+        return _stopped(run_dir, trainer, exc)
     finally:
         if bar is not None:
             bar.close()
@@ -253,8 +344,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         result = trainer.evaluate(rng=np.random.default_rng(cfg.seed + 1))
         _save_eval(run_dir, trainer, result, tag="final")
         print(_format_curve(trainer, result))
-    print(f"nacre: run saved in {run_dir}", file=sys.stderr)
+    done = trainer.iteration - first
+    more = "" if trainer.iteration >= cfg.num_iterations else f"; continue with: nacre train --resume {run_dir}"
+    print(f"nacre: {done} iteration{'s' if done != 1 else ''} in {time.monotonic() - start:.1f} s (iteration "
+          f"{trainer.iteration} of {cfg.num_iterations}; {trainer.env_steps:,} env steps, {trainer.grad_steps:,} "
+          f"gradient steps in all); run in {run_dir}{more}", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _stopped(run_dir: Path, trainer: Any, exc: KeyboardInterrupt) -> int:
+    """One line after Ctrl-C or SIGTERM stopped training: which checkpoint is kept and how to continue."""
+    from nacre.training.checkpoint import list_checkpoints
+
+    run_dir = Path(run_dir)
+    for tmp in (*run_dir.glob(f".*.tmp-{os.getpid()}"), *(run_dir / "checkpoints").glob(f".*.tmp-{os.getpid()}")):
+        tmp.unlink(missing_ok=True)  # a write cut short (its target file is intact)
+    kept = list_checkpoints(run_dir / "checkpoints")
+    saved = f"the checkpoint of iteration {kept[-1][0]} is kept" if kept else "no checkpoint yet (restarts at 0)"
+    how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    print(f"nacre: {how} during iteration {trainer.iteration + 1}; {saved}; continue with: "
+          f"nacre train --resume {run_dir}", file=sys.stderr)  # fmt: skip
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 # ---------------------------------------------------------------------- eval
@@ -311,8 +421,10 @@ def _format_curve(trainer: Any, result: Any) -> str:
 def _format_offline(trainer: Any, result: Any) -> str:
     runs, tasks, _ = result.returns.shape
     q25, med, q75 = result.quantiles()
+    asked = getattr(result, "requested_transitions", None)
+    note = f" (of {asked} asked: the smallest task holds {result.num_transitions})" if asked else ""
     lines = [f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
-             f"each (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):",
+             f"each{note} (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):",
              "  steps   mean return   median [25%, 75%]   diverged"]  # fmt: skip
     for j, n in enumerate(result.steps.tolist()):
         mean = np.nanmean(result.returns[:, :, j]) if not result.diverged[:, :, j].all() else float("nan")
@@ -330,7 +442,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"{name} must be positive, got {value}")
     if args.steps is not None and args.steps < 0:
         raise UserError(f"--steps must be 0 or more, got {args.steps}")
-    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True, warn=_warn_line)
     offline = trainer.algorithm != "pearl"
     if offline and args.trajectories is not None:
         raise UserError("--trajectories is for PEARL runs; offline methods take --transitions and --steps")
@@ -380,7 +492,7 @@ def _cmd_video(args: argparse.Namespace) -> int:
         raise UserError(f"--out must end in .mp4 or .gif, got {out.name!r}")
     if out.suffix.lower() == ".mp4" and not mp4_available():
         raise UserError("writing MP4 needs imageio-ffmpeg: pip install nacre-rl[video] (or pass --out PATH.gif)")
-    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True)
+    trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True, warn=_warn_line)
     if trainer.algorithm != "pearl":
         raise UserError(f"nacre video renders PEARL's online adaptation; {trainer.algorithm} runs are not supported")
     try:
@@ -394,11 +506,63 @@ def _cmd_video(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- plot / list
+#: image types ``nacre plot --out`` writes (matplotlib picks the format from the suffix)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".tif", ".tiff")
+
+
+def _plot_algorithm(run_dir: Path) -> str:
+    """The algorithm of a run to plot; :class:`UserError` if there is no run or nothing logged yet."""
+    from nacre.logging import read_jsonl
+
+    if not run_dir.exists():
+        raise UserError(f"{run_dir}: no such directory")
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir} is not a directory")
+    if not (run_dir / "config.json").is_file():
+        raise UserError(f"{run_dir} is not a nacre run directory (no config.json)")
+    try:
+        algorithm = str(json.loads((run_dir / "config.json").read_text()).get("algorithm", "pearl"))
+        logged = (run_dir / "progress.jsonl").is_file() and read_jsonl(run_dir / "progress.jsonl")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UserError(f"{run_dir} is unreadable: {exc}") from None
+    if not logged:
+        raise UserError(f"{run_dir} has no logged iteration yet (no rows in progress.jsonl): nothing to plot")
+    return algorithm
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a directory")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot write {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {path}: {existing} is not writable")
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from nacre.evaluation.plots import plot_runs
 
     out = args.out or Path(args.run_dirs[0]) / "curves.png"
-    plot_runs(args.run_dirs, out, labels=args.label)
+    if not out.suffix:
+        out = out.with_name(out.name + ".png")  # matplotlib's default format, named as written
+    elif out.suffix.lower() not in PLOT_SUFFIXES:
+        raise UserError(f"--out {out}: unknown image type {out.suffix!r} (use {', '.join(PLOT_SUFFIXES)})")
+    algorithms = {rd: _plot_algorithm(Path(rd)) for rd in args.run_dirs}
+    online = [str(rd) for rd, a in algorithms.items() if a == "pearl"]
+    if online and len(online) < len(algorithms):
+        offline = [f"{rd} ({a})" for rd, a in algorithms.items() if a != "pearl"]
+        raise UserError(f"cannot plot PEARL runs ({', '.join(online)}) with offline runs ({', '.join(offline)}): "
+                        "their axes differ (env steps vs gradient steps); plot them separately")  # fmt: skip
+    _check_writable(out, "--out")
+    try:
+        plot_runs(args.run_dirs, out, labels=args.label)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"nacre: wrote {out}", file=sys.stderr)
     return 0
 

@@ -127,6 +127,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
 def cmd_generate(args: argparse.Namespace) -> int:
     from nacre.datasets.generate import generate_datasets, preset
     from nacre.datasets.store import DatasetError
+    from nacre.training.loop import check_device
 
     names = ("behaviour", "steps_per_task", "seed", "hidden_size", "hidden_layers", "batch_size",
              "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every", "device",
@@ -150,6 +151,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         shard = _parse_shard(args.shard) if args.shard else None
         settings = preset(args.preset, **{k: getattr(args, k) for k in names})
+        check_device(settings.device)
         print(f"nacre: generating {args.distribution} into {args.out}: {settings.behaviour} SAC, "
               f"{settings.steps_per_task} steps per task, seed {settings.seed}", file=sys.stderr)  # fmt: skip
         generate_datasets(args.distribution, args.out, split_seed=args.split_seed, n_train=args.n_train,

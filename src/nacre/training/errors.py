@@ -19,7 +19,4 @@ def check_finite(metrics: dict[str, float], named_parameters: Iterable[tuple[str
     if not bad:
         bad = [name for name, p in named_parameters if not torch.isfinite(p).all()]
     if bad:
-        raise TrainingDiverged(
-            f"non-finite values ({', '.join(bad[:3])}) in iteration {iteration}; "
-            "training stopped; checkpoints of earlier iterations are intact"
-        )
+        raise TrainingDiverged(f"non-finite values ({', '.join(bad[:3])}) in iteration {iteration}; training stopped")

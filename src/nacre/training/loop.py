@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nacre import __version__
-from nacre.config import ConfigBase
+from nacre.config import ConfigBase, ConfigError
 from nacre.logging import RunLogger
 from nacre.training.checkpoint import (
     CheckpointError,
+    CorruptCheckpoint,
     atomic_write_bytes,
     checkpoint_path,
     list_checkpoints,
     load_checkpoint,
     prune_checkpoints,
     save_checkpoint,
+    short_reason,
 )
+from nacre.training.errors import TrainingDiverged
 from nacre.types import Progress
 
 #: algorithm name -> (config class, trainer class), imported on first use
@@ -37,6 +41,8 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
 #: train_iteration, evaluate, eval_metrics, state_dict, load_state_dict
 Trainer = Any
+#: receives one-line warnings (e.g. a corrupt checkpoint skipped); the CLI prints them on stderr
+Warn = Callable[[str], None]
 
 
 def algorithm_classes(algorithm: str) -> tuple[type[ConfigBase], type]:
@@ -54,23 +60,53 @@ class RunDirError(RuntimeError):
     """The run directory cannot be used as asked (it would overwrite a run, or holds none)."""
 
 
+def _is_dataset_root(path: Path) -> bool:
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return False
+    from nacre.datasets.store import FORMAT
+
+    try:
+        return FORMAT in manifest.read_text(errors="replace")
+    except OSError:
+        return False
+
+
 def check_new_run_dir(run_dir: Path) -> None:
-    """Refuse a directory that already holds a run (nothing of it may be overwritten)."""
+    """Refuse a directory that already holds a run or a dataset (nothing of it may be overwritten), a file, and
+    a place that cannot be written."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} is a file, not a run directory: choose another --run-dir")
+    if _is_dataset_root(run_dir):
+        raise RunDirError(f"{run_dir} holds a nacre dataset (manifest.json), not a run: choose another --run-dir")
     if (run_dir / "config.json").exists() or list_checkpoints(run_dir / "checkpoints"):
         raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+    existing = run_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise RunDirError(f"cannot create {run_dir}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunDirError(f"cannot create {run_dir}: {existing} is not writable")
+
+
+def _tasks_json(trainer: Trainer) -> dict[str, list[dict]]:
+    return {"train": [dict(t) for t in trainer.split.train], "test": [dict(t) for t in trainer.split.test]}
 
 
 def write_run_files(run_dir: Path, trainer: Trainer) -> None:
     """Create a new run directory; refuse to reuse one that already holds a run."""
     run_dir = Path(run_dir)
     check_new_run_dir(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
             "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict()}  # fmt: skip
-    atomic_write_bytes(run_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
-    tasks = {"train": [dict(t) for t in trainer.split.train], "test": [dict(t) for t in trainer.split.test]}
-    atomic_write_bytes(run_dir / "tasks.json", (json.dumps(tasks, indent=1) + "\n").encode())
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
+        atomic_write_bytes(run_dir / "tasks.json", (json.dumps(_tasks_json(trainer), indent=1) + "\n").encode())
+    except OSError as exc:
+        raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
 
 def read_run_config(run_dir: Path) -> tuple[str, Any]:
@@ -107,21 +143,116 @@ def latest_checkpoint(run_dir: Path) -> Path:
     return found[-1][1]
 
 
-def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | None = None,
-                 weights_only: bool = False) -> Trainer:  # fmt: skip
-    """Rebuild a trainer from a run directory and restore a checkpoint (the newest by default)."""
-    algorithm, cfg = read_run_config(run_dir)
-    if device is not None:
-        cfg = cfg.replace(device=device)
-    path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(run_dir)
-    state = load_checkpoint(path, map_location=cfg.device)
-    check_compatible(state, cfg, path, algorithm)
-    _, trainer_cls = algorithm_classes(algorithm)
-    trainer = trainer_cls(cfg)
+def check_device(device: str) -> None:
+    """Raise :class:`~nacre.config.ConfigError` if torch cannot use ``device`` here (CUDA on a CPU-only build)."""
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} is not available: this torch build ({torch.__version__}) "
+                              "sees no CUDA GPU; use --device cpu or install a CUDA build of torch")  # fmt: skip
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ConfigError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA GPU(s) visible")
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} is not available on this machine; use --device cpu")
+
+
+def _newest_intact(run_dir: Path, map_location: str, warn: Warn | None,
+                   set_aside: bool) -> tuple[Path, dict[str, Any]] | None:  # fmt: skip
+    """(path, payload) of the newest checkpoint that loads, None if there is none; each damaged newer one is
+    reported through ``warn`` and, with ``set_aside``, renamed to ``<name>.corrupt`` (kept, never pruned)."""
+    found = list_checkpoints(Path(run_dir) / "checkpoints")
+    damaged: list[tuple[Path, CorruptCheckpoint]] = []
+    for _, path in reversed(found):
+        try:
+            state = load_checkpoint(path, map_location=map_location)
+        except CorruptCheckpoint as exc:
+            damaged.append((path, exc))
+            continue
+        for bad, exc in damaged:
+            note = ""
+            if set_aside:
+                try:
+                    bad.replace(bad.with_name(bad.name + ".corrupt"))
+                    note = f", renamed to {bad.name}.corrupt"
+                except OSError as err:
+                    raise RunDirError(f"{exc}; cannot rename it out of the way: {err.strerror or err}") from None
+            (warn or _warn)(f"{exc}; skipped it{note}; using the older {path.name}")
+        return path, state
+    if damaged:
+        more = f" (and {len(damaged) - 1} older damaged one(s))" if len(damaged) > 1 else ""
+        raise CheckpointError(f"no intact checkpoint in {Path(run_dir) / 'checkpoints'}: {damaged[0][1]}{more}")
+    return None
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
+
+
+def _restore(trainer: Trainer, state: dict[str, Any], path: Path, weights_only: bool) -> None:
     try:
         trainer.load_state_dict(state, weights_only=weights_only)
     except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path} does not fit this run: {str(exc).splitlines()[0][:160]}") from None
+        raise CheckpointError(f"{path} does not fit this run: {short_reason(exc)}") from None
+
+
+def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | None = None,
+                 weights_only: bool = False, warn: Warn | None = None) -> Trainer:  # fmt: skip
+    """Rebuild a trainer from a run directory and restore a checkpoint (by default the newest one that is
+    intact: a damaged newer one is skipped with a warning through ``warn``)."""
+    algorithm, cfg = read_run_config(run_dir)
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    check_device(cfg.device)
+    if checkpoint is not None:
+        path, state = Path(checkpoint), load_checkpoint(checkpoint, map_location=cfg.device)
+    else:
+        found = _newest_intact(run_dir, cfg.device, warn, set_aside=False)
+        if found is None:
+            raise RunDirError(f"{run_dir} has no checkpoints (it stopped in its first iteration; "
+                              f"nacre train --resume {run_dir} starts it)")  # fmt: skip
+        path, state = found
+    check_compatible(state, cfg, path, algorithm)
+    _, trainer_cls = algorithm_classes(algorithm)
+    trainer = trainer_cls(cfg)
+    _restore(trainer, state, path, weights_only)
+    return trainer
+
+
+def resume_trainer(run_dir: Path, device: str | None = None, warn: Warn | None = None) -> Trainer:
+    """The trainer to continue a run with: restored from its newest intact checkpoint (damaged newer ones are
+    renamed to ``*.corrupt`` and reported through ``warn``), or, for a run stopped before its first checkpoint,
+    a new trainer from the stored config at iteration 0 (its tasks checked against ``tasks.json``)."""
+    run_dir = Path(run_dir)
+    algorithm, cfg = read_run_config(run_dir)
+    if device is not None:
+        cfg = cfg.replace(device=device)
+    check_device(cfg.device)
+    found = _newest_intact(run_dir, cfg.device, warn, set_aside=True)
+    if found is not None:
+        check_compatible(found[1], cfg, found[0], algorithm)
+    _, trainer_cls = algorithm_classes(algorithm)
+    trainer = trainer_cls(cfg)
+    if found is not None:
+        _restore(trainer, found[1], found[0], weights_only=False)
+        return trainer
+    tasks = json.loads(json.dumps(_tasks_json(trainer)))
+    stored = run_dir / "tasks.json"
+    if not stored.is_file():  # killed between writing config.json and tasks.json
+        try:
+            atomic_write_bytes(stored, (json.dumps(tasks, indent=1) + "\n").encode())
+        except OSError as exc:
+            raise RunDirError(f"cannot write {stored}: {exc.strerror or exc}") from None
+    else:
+        try:
+            same = json.loads(stored.read_text()) == tasks
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{stored} is unreadable: {short_reason(exc)}") from None
+        if not same:
+            raise RunDirError(f"{stored} differs from the tasks the stored config gives now: cannot restart the run")
     return trainer
 
 
@@ -139,7 +270,10 @@ def train(
     run_dir = Path(run_dir)
     if not resumed:
         write_run_files(run_dir, trainer)
-    logger = RunLogger(run_dir, resume_after=trainer.iteration if resumed else None, tensorboard=tensorboard)
+    try:
+        logger = RunLogger(run_dir, resume_after=trainer.iteration if resumed else None, tensorboard=tensorboard)
+    except OSError as exc:
+        raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
     metrics: dict[str, float] = {}
     target = cfg.num_iterations if stop_after is None else min(cfg.num_iterations, trainer.iteration + stop_after)
     try:
@@ -154,6 +288,11 @@ def train(
                 prune_checkpoints(run_dir / "checkpoints", cfg.keep_checkpoints)
             if on_iteration is not None:
                 on_iteration(it, metrics)
+    except TrainingDiverged as exc:
+        kept = list_checkpoints(run_dir / "checkpoints")
+        state = (f"the checkpoint of iteration {kept[-1][0]} is intact" if kept
+                 else "no checkpoint had been written yet")  # fmt: skip
+        raise TrainingDiverged(f"{exc}; {state}") from None
     finally:
         logger.close()
     return metrics
