@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = ["nacre", *(sys.argv[1:] if argv is None else argv)]
     from nacre.algos.pearl.config import ConfigError
     from nacre.cli_dataset import cmd_dataset
     from nacre.datasets.store import DatasetError
@@ -331,7 +332,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     start, first = time.monotonic(), trainer.iteration
     try:
         train(trainer, run_dir, resumed=resumed, progress=progress, on_iteration=on_iteration,
-              stop_after=args.iterations, tensorboard=not args.no_tensorboard)  # fmt: skip
+              stop_after=args.iterations, tensorboard=not args.no_tensorboard, command=args.argv)  # fmt: skip
     except KeyboardInterrupt as exc:
         if bar is not None:
             bar.close()

@@ -1,6 +1,8 @@
 """Every CLI command on a tiny config, and the bad-input cases: one line, non-zero exit, nothing lost."""
 
 import hashlib
+import json
+import re
 import subprocess
 import sys
 
@@ -30,6 +32,9 @@ def test_train_writes_a_complete_run(run_dir, capsys):
     for column in ("losses/qf", "losses/kl", "stats/z_std", "returns/test", "time/env_steps", "time/wall_clock",
                    "time/grad_steps_per_second", "success/test_traj_1"):  # fmt: skip
         assert column in header
+    meta = json.loads((run_dir / "config.json").read_text())
+    assert meta["command"] == ["nacre", "train", "pearl", "sparse-point-robot", *TINY, "--run-dir", str(run_dir)]
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", meta["git_revision"])  # the tests run from a git checkout
 
 
 def test_tensorboard_events_are_written(tmp_path):

@@ -95,12 +95,34 @@ def _tasks_json(trainer: Trainer) -> dict[str, list[dict]]:
     return {"train": [dict(t) for t in trainer.split.train], "test": [dict(t) for t in trainer.split.test]}
 
 
-def write_run_files(run_dir: Path, trainer: Trainer) -> None:
-    """Create a new run directory; refuse to reuse one that already holds a run."""
+def source_revision() -> str | None:
+    """The git revision of the nacre source tree in use (``<sha>`` or ``<sha>-dirty``), or ``None`` when nacre
+    is not running from a git checkout (an installed wheel) or git is unavailable."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha or None
+
+
+def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None = None) -> None:
+    """Create a new run directory; refuse to reuse one that already holds a run. ``command`` (the argv that
+    started the run, when it came from the command line) and the source revision are recorded with the config."""
     run_dir = Path(run_dir)
     check_new_run_dir(run_dir)
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
             "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict()}  # fmt: skip
+    if command:
+        meta["command"] = list(command)
+    revision = source_revision()
+    if revision:
+        meta["git_revision"] = revision
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
@@ -264,12 +286,14 @@ def train(
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
     stop_after: int | None = None,
     tensorboard: bool = True,
+    command: list[str] | None = None,
 ) -> dict[str, float]:
-    """Meta-train until ``cfg.num_iterations`` (or ``stop_after`` more iterations); returns the last metrics."""
+    """Meta-train until ``cfg.num_iterations`` (or ``stop_after`` more iterations); returns the last metrics.
+    ``command``: the argv to record in a new run's ``config.json`` (the CLI passes its own)."""
     cfg = trainer.cfg
     run_dir = Path(run_dir)
     if not resumed:
-        write_run_files(run_dir, trainer)
+        write_run_files(run_dir, trainer, command)
     try:
         logger = RunLogger(run_dir, resume_after=trainer.iteration if resumed else None, tensorboard=tensorboard)
     except OSError as exc:
