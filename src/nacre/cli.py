@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nacre.cli_report import add_report_parser
 
     add_report_parser(sub)
+    from nacre.cli_scale import add_scale_parsers
+
+    add_scale_parsers(sub)
     return parser
 
 
@@ -243,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nacre.cli_report import cmd_report
 
     handlers["report"] = cmd_report
+    from nacre.cli_scale import cmd_reproduce, cmd_sweep
+
+    handlers.update(sweep=cmd_sweep, reproduce=cmd_reproduce)
     previous: Any = None
     with contextlib.suppress(ValueError):  # signal handlers can only be set from the main thread
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
