@@ -1,0 +1,202 @@
+"""What the on-policy meta-learners' configs share (MAML-TRPO, ProMP): fields, validation and presets.
+
+Defaults and ``paper`` presets follow the ProMP authors' run scripts, with which PEARL's authors ran these
+baselines (REFERENCE 5.1): 40 tasks x 20 rollouts per iteration, discount 0.99, GAE lambda 1, per-task
+normalised advantages, a (64, 64) tanh Gaussian policy with learned state-independent log-std (init 1, floor
+1e-6), actions in [-10, 10] rescaled to the bounds, inner lr 0.1 (0.05 for the rand-params families), one inner
+step (two on ant-goal), 1001 iterations. The horizon is the distribution's ``episode_length`` (200 on MuJoCo: the
+PEARL horizon, so the env-step axis matches PEARL's; ProMP's own cheetah sweep used 100). Train and test tasks are
+the PEARL reference's splits of each family (REFERENCE 1.5) rather than fresh tasks every iteration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from nacre.config import ConfigBase, ConfigError
+
+C = TypeVar("C", bound="OnPolicyConfig")
+
+PRESETS = ("paper", "fast", "tiny")
+
+
+@dataclass(frozen=True)
+class OnPolicyConfig(ConfigBase):
+    """The fields of every on-policy meta-learner. A subclass adds its outer-loop settings and calls
+    :meth:`check_onpolicy_fields` in ``__post_init__``."""
+
+    run_only_fields: ClassVar[frozenset[str]] = frozenset({
+        "device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints", "num_evals",
+        "eval_rollouts", "eval_steps",
+    })  # fmt: skip
+
+    # task distribution
+    env: str = "point-robot"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    n_train_tasks: int = 80
+    n_test_tasks: int = 20
+    #: families with a sparse reward: the inner steps (meta-training and meta-test) see the sparse reward, the
+    #: outer objective the dense one, and test returns are sparse
+    sparse_rewards: bool = False
+    # policy (REFERENCE 5.1)
+    hidden_size: int = 64
+    hidden_layers: int = 2
+    init_std: float = 1.0
+    min_std: float = 1e-6
+    #: the policy's actions in [-action_scale, action_scale] map linearly onto the env's bounds (then clipped)
+    action_scale: float = 10.0
+    # sampling
+    #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
+    meta_batch: int = 40
+    rollouts_per_task: int = 20
+    #: steps per rollout; 0 = the distribution's episode_length
+    horizon: int = 0
+    #: environments per task slot (the rollouts of a task run in waves of this many); 0 = rollouts_per_task.
+    #: Changes the random stream, not the method
+    envs_per_task: int = 0
+    # returns and advantages (REFERENCE 5.1)
+    discount: float = 0.99
+    gae_lambda: float = 1.0
+    #: (A - mean) / (std + 1e-8) over each task's steps
+    normalize_advantages: bool = True
+    #: ridge coefficient of the per-task linear feature baseline (x10 up to 5 times if the fit is NaN)
+    baseline_reg: float = 1e-5
+    # inner loop (REFERENCE 5.1): gradient ascent on all policy parameters, log-std included
+    inner_lr: float = 0.1
+    inner_steps: int = 1
+    # meta-test: per held-out task, rollouts with the meta-policy, adapt, rollouts, ... (docs/baselines.md)
+    #: rollouts per adaptation step at meta-test (the data of each test-time step, and the return it reports)
+    eval_rollouts: int = 20
+    #: the evaluations during training report the return after 0, 1, ..., eval_steps adaptation steps
+    eval_steps: int = 1
+    #: independent runs per test task
+    num_evals: int = 1
+    eval_every: int = 10
+    # run
+    num_iterations: int = 1001
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 2
+
+    @property
+    def rollout_envs(self) -> int:
+        """Environments per task slot."""
+        return min(self.envs_per_task or self.rollouts_per_task, self.rollouts_per_task)
+
+    def check_onpolicy_fields(self) -> None:
+        """Validate the shared fields (types first); raise :class:`ConfigError` naming the field."""
+        self.check_types()
+        positive = ["n_train_tasks", "n_test_tasks", "hidden_size", "hidden_layers", "init_std", "min_std",
+                    "action_scale", "meta_batch", "rollouts_per_task", "inner_lr", "inner_steps", "eval_rollouts",
+                    "num_evals", "eval_every", "num_iterations", "checkpoint_every", "keep_checkpoints"]  # fmt: skip
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("horizon", "envs_per_task", "eval_steps", "seed", "baseline_reg"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        for name in ("discount", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.min_std > self.init_std:
+            raise ConfigError(f"min_std ({self.min_std}) cannot exceed init_std ({self.init_std})")
+        if not self.device.startswith(("cpu", "cuda", "mps")):
+            raise ConfigError(f"device must be cpu, cuda[:N] or mps, got {self.device!r}")
+
+    @property
+    def grad_steps_per_iteration(self) -> int:
+        """Outer-loop steps per iteration (the progress bar's unit)."""
+        return 1
+
+
+# ---------------------------------------------------------------- presets
+
+#: PEARL's train / test task counts per family (REFERENCE 1.5), so both methods meta-train on the same tasks
+_SPLITS: dict[str, tuple[int, int]] = {
+    "point-robot": (80, 20), "sparse-point-robot": (80, 20), "cheetah-vel": (100, 30), "cheetah-dir": (2, 2),
+    "ant-dir": (2, 2), "ant-dir-random": (2, 2), "ant-goal": (150, 30), "humanoid-dir": (100, 30),
+    "walker-params": (40, 10), "hopper-params": (40, 10),
+}  # fmt: skip
+#: the environment settings of PEARL's paper presets (same environments for the comparison): ant-goal without
+#: early termination, walker/hopper at the reference's 0.016 s control step
+_ENV_KWARGS: dict[str, dict[str, Any]] = {
+    "ant-goal": {"terminate_when_unhealthy": False},
+    "walker-params": {"timestep": 0.004}, "hopper-params": {"timestep": 0.004},
+}  # fmt: skip
+#: the rand-params families (ProMP's inner lr 0.05; ProMP's 3 Adam steps and adaptive KL penalty)
+RAND_PARAMS = frozenset({"walker-params", "hopper-params", "macaw-walker-params"})
+
+
+def family(env: str) -> str:
+    """``cheetah-vel-v1`` -> ``cheetah-vel``."""
+    head, sep, tail = env.rpartition("-v")
+    return head if sep and tail.isdigit() else env
+
+
+def _base_family(name: str) -> str:
+    """MACAW's fixed task sets -> the family they are drawn from (``macaw-cheetah-vel-ood`` -> ``cheetah-vel``)."""
+    if name.startswith("macaw-"):
+        name = name[len("macaw-"):]
+        return name[: -len("-ood")] if name.endswith("-ood") else name
+    return name
+
+
+def _distribution_facts(env: str) -> tuple[int, tuple[int, int] | None]:
+    """(episode_length, fixed (train, test) sizes or None) of ``env``; (200, None) if it cannot be built here."""
+    from nacre.envs.registry import TaskDistributionError, make_distribution
+
+    try:
+        dist = make_distribution(env)
+    except (TaskDistributionError, ImportError):
+        return 200, None
+    fixed = (int(dist.n_train), int(dist.n_test)) if hasattr(dist, "n_train") and hasattr(dist, "n_test") else None
+    return int(dist.episode_length), fixed
+
+
+def onpolicy_preset(config_cls: type[C], name: str, env: str, overrides: Mapping[str, Any],
+                    method: Mapping[str, Mapping[str, Any]] | None = None) -> C:  # fmt: skip
+    """``paper`` / ``fast`` / ``tiny`` for any registered distribution; ``method[name]`` holds the method's own
+    changes per preset (e.g. ``{"paper-rand-params": {...}}`` is applied to ``paper`` and ``fast`` on the
+    rand-params families)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    fam = family(env)
+    base = _base_family(fam)
+    episode_length, fixed = _distribution_facts(env)
+    values: dict[str, Any] = {"env": env}
+    n_train, n_test = fixed or _SPLITS.get(base, (100, 30))
+    values.update(n_train_tasks=n_train, n_test_tasks=n_test, horizon=episode_length)
+    if base == "sparse-point-robot":
+        values["sparse_rewards"] = True
+    if base in _ENV_KWARGS and not fam.startswith("macaw-"):
+        values["env_kwargs"] = dict(_ENV_KWARGS[base])
+    rand_params = fam in RAND_PARAMS
+    if name in ("paper", "fast"):
+        values.update(hidden_size=128 if base == "humanoid-dir" else 64, hidden_layers=2,
+                      inner_lr=0.05 if rand_params else 0.1, inner_steps=2 if base == "ant-goal" else 1)  # fmt: skip
+        values["eval_steps"] = values["inner_steps"]
+    if name == "paper":
+        values.update(meta_batch=40, rollouts_per_task=20, num_iterations=1001, eval_every=10, eval_rollouts=20)
+    elif name == "fast":  # a CPU budget: half the tasks, half the rollouts, fewer iterations
+        values.update(meta_batch=20, rollouts_per_task=10, num_iterations=100, eval_every=10, eval_rollouts=10,
+                      checkpoint_every=5)  # fmt: skip
+    elif name == "tiny":  # seconds: smoke tests
+        values.update(hidden_size=8, hidden_layers=1, meta_batch=2, rollouts_per_task=2,
+                      horizon=min(episode_length, 10), num_iterations=2, eval_every=1, eval_rollouts=2, eval_steps=1,
+                      checkpoint_every=1)  # fmt: skip
+        if fixed is None:
+            values.update(n_train_tasks=2 if n_train == 2 else 4, n_test_tasks=2)
+    for key in (name, f"{name}-rand-params" if rand_params else ""):
+        if method and key in method:
+            values.update(method[key])
+    env_kwargs = {**values.get("env_kwargs", {}), **overrides.get("env_kwargs", {})}  # a preset's, then the user's
+    values.update(overrides)
+    if env_kwargs:
+        values["env_kwargs"] = env_kwargs
+    try:
+        return config_cls(**values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
