@@ -110,6 +110,10 @@ def add_generate_parser(dataset_subparsers: Any) -> None:
     gen.add_argument("--shard", default=None, metavar="K/N",
                      help="per-task: generate only tasks i with i %% N == K (run N processes, one per shard)")
     gen.add_argument("--device", default=None, help="where SAC runs: cpu (default), cuda, cuda:N")
+    gen.add_argument("--ray", action="store_true",
+                     help="per-task: run the tasks as parallel Ray tasks (this machine, or --address; needs the "
+                          "ray extra)")  # fmt: skip
+    gen.add_argument("--address", default=None, help="with --ray: join this Ray cluster (e.g. auto)")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     gen.set_defaults(dataset_handler=cmd_generate)
 
@@ -154,8 +158,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         check_device(settings.device)
         print(f"nacre: generating {args.distribution} into {args.out}: {settings.behaviour} SAC, "
               f"{settings.steps_per_task} steps per task, seed {settings.seed}", file=sys.stderr)  # fmt: skip
-        generate_datasets(args.distribution, args.out, split_seed=args.split_seed, n_train=args.n_train,
-                          n_test=args.n_test, settings=settings, progress=progress, shard=shard)  # fmt: skip
+        if args.address is not None and not args.ray:
+            raise DatasetError("--address joins a Ray cluster: give --ray as well")
+        run, extra = generate_datasets, {}
+        if args.ray:  # one Ray task per task (nacre.scale.generate): same data, same manifest
+            from nacre.scale.generate import generate_with_ray as run
+
+            extra = {"address": args.address}
+        run(args.distribution, args.out, split_seed=args.split_seed, n_train=args.n_train, n_test=args.n_test,
+            settings=settings, progress=progress, shard=shard, **extra)  # fmt: skip
     except DatasetError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2

@@ -318,7 +318,7 @@ def task_seed(seed: int, task_index: int) -> int:
 def generate_datasets(
     distribution_id: str, root: Path, *, split_seed: int = 0, n_train: int | None = None,
     n_test: int | None = None, settings: GenerateSettings | None = None, progress: ProgressFn | None = None,
-    shard: tuple[int, int] | None = None, **overrides: Any,
+    shard: tuple[int, int] | None = None, task_indices: Sequence[int] | None = None, **overrides: Any,
 ) -> Path:  # fmt: skip
     """Generate (or resume generating) every task's behaviour data into the dataset root ``root``.
 
@@ -330,6 +330,10 @@ def generate_datasets(
     ``shard=(k, n)`` (per-task behaviour only) generates only the tasks ``i`` with ``i % n == k``, so ``n``
     processes (or machines sharing the root) can each take one shard at the same time; the data of a task does not
     depend on which process made it.
+
+    ``task_indices`` (per-task behaviour only) generates only those tasks (intersected with ``shard`` when both
+    are given): one Ray task per index is how ``nacre dataset generate --ray`` spreads the work
+    (:mod:`nacre.scale.generate`); an empty list only creates or checks the root and its manifest.
     """
     if shard is not None:
         k, n = shard
@@ -355,7 +359,15 @@ def generate_datasets(
     done = finished_tasks(root)
     if shard is not None and settings.behaviour != "per-task":
         raise DatasetError("--shard needs per-task behaviour (one multi-task SAC cannot be split)")
-    mine = range(len(tasks)) if shard is None else range(shard[0], len(tasks), shard[1])
+    if task_indices is not None and settings.behaviour != "per-task":
+        raise DatasetError("task_indices needs per-task behaviour (one multi-task SAC cannot be split)")
+    mine: Sequence[int] = range(len(tasks)) if shard is None else range(shard[0], len(tasks), shard[1])
+    if task_indices is not None:
+        bad = [i for i in task_indices if not (isinstance(i, int) and 0 <= i < len(tasks))]
+        if bad:
+            raise DatasetError(f"task index {bad[0]!r} outside 0..{len(tasks) - 1} of {dist.id}")
+        wanted = set(task_indices)
+        mine = [i for i in mine if i in wanted]
     todo = [i for i in mine if i not in done]
     report("tasks_total", len(mine))
     report("tasks_done", len(mine) - len(todo))

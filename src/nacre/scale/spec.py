@@ -84,8 +84,8 @@ class Trial:
     def from_dict(cls, data: Mapping[str, Any]) -> Trial:
         return cls(**dict(data))
 
-    def train_command(self) -> str:
-        """The ``nacre train`` command that makes the same run (for messages and docs)."""
+    def train_argv(self, run_dir: str | Path | None = None) -> list[str]:
+        """The ``nacre train`` command line that makes the same run (recorded in the run's ``config.json``)."""
         words = ["nacre", "train", self.algorithm, self.distribution, "--preset", self.preset,
                  "--seed", str(self.seed)]  # fmt: skip
         if self.dataset:
@@ -95,11 +95,13 @@ class Trial:
             if isinstance(value, dict):
                 words += [flag, ",".join(f"{k}={json.dumps(v)}" for k, v in value.items())]
             else:
-                words += [flag, json.dumps(value) if not isinstance(value, str) else value]
-        words += ["--run-dir", self.name]
+                words += [flag, value if isinstance(value, str) else json.dumps(value)]
+        return [*words, "--run-dir", str(run_dir if run_dir is not None else self.name)]
+
+    def train_command(self, run_dir: str | Path | None = None) -> str:
         import shlex
 
-        return shlex.join(words)
+        return shlex.join(self.train_argv(run_dir))
 
 
 @dataclass(frozen=True)

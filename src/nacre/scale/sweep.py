@@ -199,7 +199,8 @@ def train_trial(trial: Trial, root: str | Path, *, device: str | None = None,
             raise RuntimeError(f"injected failure after {done_here} iterations ({FAIL_AFTER_ENV})")
 
     first = trainer.iteration
-    metrics = train(trainer, run_dir, resumed=resumed, on_iteration=on_iteration)
+    metrics = train(trainer, run_dir, resumed=resumed, on_iteration=on_iteration,
+                    command=trial.train_argv(run_dir))  # fmt: skip
     summary: dict[str, Any] = {"iteration": trainer.iteration, "num_iterations": trainer.cfg.num_iterations,
                                "resumed_from": first if resumed else None, "env_steps": trainer.env_steps,
                                "grad_steps": trainer.grad_steps}  # fmt: skip
@@ -266,9 +267,10 @@ def _short_temp_dir(root: Path, echo: Echo) -> str:
     return short
 
 
-def connect(root: Path, address: str | None, echo: Echo = _stderr, num_cpus: int | None = None) -> bool:
-    """Start a local Ray (this machine's CPUs) or join the cluster at ``address``; False if Ray was already
-    initialised here (the caller then must not shut it down)."""
+def connect(root: Path | None, address: str | None, echo: Echo = _stderr, num_cpus: int | None = None) -> bool:
+    """Start a local Ray (this machine's CPUs; temporary files under ``root/.ray``, or Ray's default place when
+    ``root`` is None) or join the cluster at ``address``; False if Ray was already initialised here (the caller
+    then must not shut it down)."""
     ray = require_ray()
     if ray.is_initialized():
         return False
@@ -280,8 +282,9 @@ def connect(root: Path, address: str | None, echo: Echo = _stderr, num_cpus: int
         if address:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
         else:
+            temp = {"_temp_dir": _short_temp_dir(root, echo)} if root is not None else {}
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                     _temp_dir=_short_temp_dir(root, echo), logging_level=logging.WARNING)  # fmt: skip
+                     logging_level=logging.WARNING, **temp)  # fmt: skip
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ScaleError(f"cannot start or reach {where}: {str(exc).splitlines()[0][:200]}") from None
