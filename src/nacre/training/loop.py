@@ -36,6 +36,8 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "macaw": ("nacre.algos.macaw.config:MacawConfig", "nacre.algos.macaw.trainer:MacawTrainer"),
     "mt-finetune": ("nacre.algos.mtft.config:MtftConfig", "nacre.algos.mtft.trainer:MtftTrainer"),
     "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
+    "maml-trpo": ("nacre.algos.maml_trpo.config:MamlTrpoConfig", "nacre.algos.maml_trpo.trainer:MamlTrpoTrainer"),
+    "promp": ("nacre.algos.promp.config:PrompConfig", "nacre.algos.promp.trainer:PrompTrainer"),
 }
 
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
