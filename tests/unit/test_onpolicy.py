@@ -363,3 +363,23 @@ def test_sampler_flags_non_finite_actions_and_plays_zeros():
     out = sample_rollouts(pool, act, 1, 3, np.random.default_rng(0))
     assert out.diverged.tolist() == [[False], [True]]
     assert all(float(a[0]) == 0.0 for a in pool.envs[1][0].received)
+
+
+def test_keyed_families_switch_in_place_only_within_a_key():
+    from nacre.algos.onpolicy.sampler import distribution_switch
+
+    class Keyed:
+        switched = []
+
+        def env_key(self, task):
+            return task // 10  # tasks 0-9 share one kind of environment, 10-19 another
+
+        def set_env_task(self, env, task):
+            self.switched.append(task)
+            env.goal = task
+
+    pool = EnvPool(lambda goal: _LineEnv(goal), [1, 2], envs_per_task=1, switch=distribution_switch(Keyed()))
+    first = pool.envs[0][0]
+    pool.set_tasks([3, 12])
+    assert pool.envs[0][0] is first and pool.envs[0][0].goal == 3 and Keyed.switched == [3] and pool.rebuilt == 1
+    assert pool.envs[1][0].goal == 12

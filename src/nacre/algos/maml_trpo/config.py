@@ -42,4 +42,4 @@ class MamlTrpoConfig(OnPolicyConfig):
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> MamlTrpoConfig:
     """``paper`` (the reference's settings, REFERENCE 5.1/5.3), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
     100 iterations) or ``tiny`` (seconds, smoke tests), for any registered task distribution."""
-    return onpolicy_preset(MamlTrpoConfig, name, env, overrides)
+    return onpolicy_preset(MamlTrpoConfig, "maml-trpo", name, env, overrides)

@@ -144,30 +144,34 @@ def _base_family(name: str) -> str:
     return name
 
 
-def _distribution_facts(env: str) -> tuple[int, tuple[int, int] | None]:
-    """(episode_length, fixed (train, test) sizes or None) of ``env``; (200, None) if it cannot be built here."""
+def _distribution(env: str) -> Any:
+    """The distribution ``env`` (None if it cannot be built here)."""
     from nacre.envs.registry import TaskDistributionError, make_distribution
 
     try:
-        dist = make_distribution(env)
+        return make_distribution(env)
     except (TaskDistributionError, ImportError):
-        return 200, None
-    fixed = (int(dist.n_train), int(dist.n_test)) if hasattr(dist, "n_train") and hasattr(dist, "n_test") else None
-    return int(dist.episode_length), fixed
+        return None
 
 
-def onpolicy_preset(config_cls: type[C], name: str, env: str, overrides: Mapping[str, Any],
+def onpolicy_preset(config_cls: type[C], algorithm: str, name: str, env: str, overrides: Mapping[str, Any],
                     method: Mapping[str, Mapping[str, Any]] | None = None) -> C:  # fmt: skip
-    """``paper`` / ``fast`` / ``tiny`` for any registered distribution; ``method[name]`` holds the method's own
-    changes per preset (e.g. ``{"paper-rand-params": {...}}`` is applied to ``paper`` and ``fast`` on the
-    rand-params families)."""
+    """``paper`` / ``fast`` / ``tiny`` for any distribution; ``method[name]`` holds the method's own changes per
+    preset (``method["paper-rand-params"]`` is applied to ``paper`` on the rand-params families). Sizes come from
+    the distribution's ``episode_length`` and task counts (a fixed task set's, the table above, the family's
+    ``default_task_counts``, else 100 / 30); a family's ``preset_overrides(algorithm, name)`` come next, the
+    caller's ``overrides`` last."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     fam = family(env)
     base = _base_family(fam)
-    episode_length, fixed = _distribution_facts(env)
+    dist = _distribution(env)
+    episode_length = int(getattr(dist, "episode_length", 200))
+    fixed = None
+    if dist is not None and hasattr(dist, "n_train") and hasattr(dist, "n_test"):
+        fixed = (int(dist.n_train), int(dist.n_test))
     values: dict[str, Any] = {"env": env}
-    n_train, n_test = fixed or _SPLITS.get(base, (100, 30))
+    n_train, n_test = fixed or _SPLITS.get(base) or getattr(dist, "default_task_counts", None) or (100, 30)
     values.update(n_train_tasks=n_train, n_test_tasks=n_test, horizon=episode_length)
     if base == "sparse-point-robot":
         values["sparse_rewards"] = True
@@ -192,6 +196,9 @@ def onpolicy_preset(config_cls: type[C], name: str, env: str, overrides: Mapping
     for key in (name, f"{name}-rand-params" if rand_params else ""):
         if method and key in method:
             values.update(method[key])
+    family_overrides = getattr(dist, "preset_overrides", None)
+    if family_overrides is not None:
+        values.update(family_overrides(algorithm, name))
     env_kwargs = {**values.get("env_kwargs", {}), **overrides.get("env_kwargs", {})}  # a preset's, then the user's
     values.update(overrides)
     if env_kwargs:

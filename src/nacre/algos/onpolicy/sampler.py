@@ -1,7 +1,8 @@
 """Whole trajectories for on-policy meta-RL: ``M`` tasks x ``K`` rollouts stepped in lockstep.
 
 An :class:`EnvPool` holds ``M x W`` environments (``W`` per task slot, at most ``K``), built once and given new
-tasks in place where the family allows it (``env.unwrapped.set_task``), else rebuilt. :func:`sample_rollouts`
+tasks in place where the family allows it (``env.unwrapped.set_task``, or the distribution's ``set_env_task`` within
+one ``env_key``), else rebuilt. :func:`sample_rollouts`
 runs the ``K`` rollouts of every task in ``ceil(K / W)`` waves; each step of a wave makes ONE policy call on the
 observations ``[M, w, O]`` of all its environments (finished ones included, their actions are ignored) and draws
 the Gaussian noise of all of them from the given ``numpy`` generator, which also seeds every reset: the result is
@@ -59,13 +60,49 @@ def env_action(action: np.ndarray, low: np.ndarray, high: np.ndarray, scale: flo
     return np.clip(low + (action / scale + 1.0) * 0.5 * (high - low), low, high)
 
 
+#: ``switch(env, old_task, new_task) -> bool``: give ``env`` the new task in place and return True, or return False
+#: (the pool then builds a new environment)
+TaskSwitch = Callable[[gym.Env, Any, Any], bool]
+
+
+def set_task_switch(env: gym.Env, old_task: Any, new_task: Any) -> bool:
+    """In place through ``env.unwrapped.set_task`` where the environment has it (nacre's MuJoCo families)."""
+    setter = getattr(env.unwrapped, "set_task", None)
+    if setter is None:
+        return False
+    setter(new_task)
+    return True
+
+
+def distribution_switch(distribution: Any) -> TaskSwitch:
+    """The switch for a task distribution: a family that groups tasks by ``env_key`` (environments shared only
+    within a key, e.g. Meta-World's classes) switches in place only between tasks of one key, through its
+    ``set_env_task``; other families use :func:`set_task_switch`."""
+    env_key = getattr(distribution, "env_key", None)
+    set_env_task = getattr(distribution, "set_env_task", None)
+
+    def switch(env: gym.Env, old_task: Any, new_task: Any) -> bool:
+        if env_key is not None and set_env_task is not None:
+            old_key, new_key = env_key(old_task), env_key(new_task)
+            if old_key is not None or new_key is not None:
+                if old_key != new_key:
+                    return False
+                set_env_task(env, new_task)
+                return True
+        return set_task_switch(env, old_task, new_task)
+
+    return switch
+
+
 class EnvPool:
     """``slots x envs_per_task`` environments; slot ``m`` runs task ``tasks[m]``."""
 
-    def __init__(self, make_env: Callable[[Any], gym.Env], tasks: Sequence[Any], envs_per_task: int) -> None:
+    def __init__(self, make_env: Callable[[Any], gym.Env], tasks: Sequence[Any], envs_per_task: int,
+                 switch: TaskSwitch = set_task_switch) -> None:  # fmt: skip
         if envs_per_task < 1 or not tasks:
             raise ValueError("an EnvPool needs at least one task and one env per task")
         self.make_env = make_env
+        self.switch = switch
         self.envs_per_task = int(envs_per_task)
         self.tasks: list[Any] = list(tasks)
         self.envs: list[list[gym.Env]] = [[make_env(t) for _ in range(self.envs_per_task)] for t in self.tasks]
@@ -83,16 +120,13 @@ class EnvPool:
         return len(self.tasks)
 
     def set_tasks(self, tasks: Sequence[Any]) -> None:
-        """Give slot ``m`` the task ``tasks[m]`` (as many tasks as slots): in place where the environment has
-        ``set_task``, else by building a new environment."""
+        """Give slot ``m`` the task ``tasks[m]`` (as many tasks as slots): in place where the pool's ``switch``
+        can, else by building a new environment."""
         if len(tasks) != len(self.tasks):
             raise ValueError(f"this pool has {len(self.tasks)} task slots, got {len(tasks)} tasks")
         for m, task in enumerate(tasks):
             for j, env in enumerate(self.envs[m]):
-                setter = getattr(env.unwrapped, "set_task", None)
-                if setter is not None:
-                    setter(task)
-                else:
+                if not self.switch(env, self.tasks[m], task):
                     env.close()
                     self.envs[m][j] = self.make_env(task)
                     self.rebuilt += 1

@@ -23,7 +23,7 @@ import numpy as np
 from nacre.algos.onpolicy.config import OnPolicyConfig
 from nacre.algos.onpolicy.meta import OnPolicyBatch, act_fn, adaptation_path, make_batch
 from nacre.algos.onpolicy.meta_test import InnerStepAdapter, OnPolicyAdaptationResult, onpolicy_adaptation_curves
-from nacre.algos.onpolicy.sampler import EnvPool, Rollouts, sample_rollouts
+from nacre.algos.onpolicy.sampler import EnvPool, Rollouts, distribution_switch, sample_rollouts
 from nacre.config import ConfigError
 from nacre.envs.base import TaskSplit
 from nacre.envs.registry import make_distribution
@@ -53,6 +53,7 @@ class OnPolicyTrainer:
         probe = EnvPool(self.distribution.make_env, [self.split.train[0]], 1)
         self.obs_dim, self.action_dim = probe.obs_dim, probe.action_dim
         probe.close()
+        self._switch = distribution_switch(self.distribution)
         self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
         self.learner = self.build_learner()
         self._pool: EnvPool | None = None
@@ -68,7 +69,7 @@ class OnPolicyTrainer:
     # ------------------------------------------------------------------ one iteration
     def _train_pool(self, tasks: Sequence[Any]) -> EnvPool:
         if self._pool is None:
-            self._pool = EnvPool(self.distribution.make_env, tasks, self.cfg.rollout_envs)
+            self._pool = EnvPool(self.distribution.make_env, tasks, self.cfg.rollout_envs, self._switch)
         else:
             self._pool.set_tasks(tasks)
         return self._pool
@@ -174,7 +175,7 @@ class OnPolicyTrainer:
                 self._eval_pool[1].close()
             task_list = self.split.test if tasks == "test" else self.split.train
             slots = [t for _ in range(runs) for t in task_list]
-            self._eval_pool = (key, EnvPool(self.distribution.make_env, slots, width))
+            self._eval_pool = (key, EnvPool(self.distribution.make_env, slots, width, self._switch))
         return self._eval_pool[1]
 
     def eval_metrics(self, result: OnPolicyAdaptationResult) -> dict[str, float]:

@@ -59,4 +59,4 @@ _METHOD: dict[str, dict[str, Any]] = {
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> PrompConfig:
     """``paper`` (the reference's settings, REFERENCE 5.1/5.2), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
     100 iterations) or ``tiny`` (seconds, smoke tests), for any registered task distribution."""
-    return onpolicy_preset(PrompConfig, name, env, overrides, _METHOD)
+    return onpolicy_preset(PrompConfig, "promp", name, env, overrides, _METHOD)
