@@ -28,9 +28,15 @@ class PearlCollector:
     def __init__(
         self, cfg: PearlConfig, learner: PearlLearner, env_for_task: Callable[[int], gym.Env],
         rl_buffer: MultiTaskReplayBuffer, enc_buffer: MultiTaskReplayBuffer, episode_length: int,
+        envs_for_tasks: Callable[[list[int]], list[gym.Env]] | None = None, max_batch: int | None = None,
     ) -> None:  # fmt: skip
+        """``envs_for_tasks`` (optional) returns distinct environments for a batch of train tasks at once (a
+        shared :class:`~nacre.envs.pool.EnvPool`); ``max_batch`` caps how many tasks :meth:`initial` steps
+        together, so a family whose tasks share environments never needs one environment per task."""
         self.cfg, self.learner = cfg, learner
         self.env_for_task = env_for_task
+        self.envs_for_tasks = envs_for_tasks or (lambda tasks: [env_for_task(t) for t in tasks])
+        self.max_batch = max_batch
         self.rl_buffer, self.enc_buffer = rl_buffer, enc_buffer
         self.episode_length = episode_length
 
@@ -53,7 +59,7 @@ class PearlCollector:
             active = np.flatnonzero(steps < num_steps)
             z = self.learner.sample_z(Posterior(mean[active], var[active]))
             trajs = rollout_batch(
-                [self.env_for_task(tasks[i]) for i in active],
+                self.envs_for_tasks([tasks[i] for i in active]),
                 lambda obs, idx, z=z: self.learner.act(obs, z[idx]),
                 rng, self.episode_length,
             )  # fmt: skip
@@ -73,8 +79,13 @@ class PearlCollector:
         return out
 
     def initial(self, tasks: list[int], rng: np.random.Generator, context_rng: np.random.Generator) -> list[Trajectory]:
-        """Iteration 0: ``num_initial_steps`` per train task with z from the prior, into both buffers."""
-        return self.collect(tasks, self.cfg.num_initial_steps, False, True, rng, context_rng)
+        """Iteration 0: ``num_initial_steps`` per train task with z from the prior, into both buffers (in
+        batches of ``max_batch`` tasks when set)."""
+        size = self.max_batch or max(1, len(tasks))
+        out: list[Trajectory] = []
+        for start in range(0, len(tasks), size):
+            out += self.collect(tasks[start : start + size], self.cfg.num_initial_steps, False, True, rng, context_rng)
+        return out
 
     def iteration(
         self, tasks: Sequence[int], rng: np.random.Generator, context_rng: np.random.Generator

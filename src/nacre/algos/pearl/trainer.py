@@ -15,8 +15,9 @@ from nacre.algos.pearl.config import ConfigError, PearlConfig
 from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import sample_context, sample_rl_batch
 from nacre.buffers.replay import MultiTaskReplayBuffer
-from nacre.envs.base import TaskSplit
-from nacre.envs.registry import make_distribution
+from nacre.envs.base import TaskSplit, split_to_json
+from nacre.envs.pool import EnvPool
+from nacre.envs.registry import TaskDistributionError, make_distribution
 from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
@@ -28,41 +29,76 @@ class PearlTrainer:
     """Everything a PEARL run needs between two iterations; checkpointable with ``state_dict``."""
 
     algorithm = "pearl"
+    #: a family whose tasks share environments (Meta-World) runs at most this many tasks' episodes side by side
+    #: in the initial collection and in evaluation, so it never holds one environment per task
+    shared_env_batch = 32
 
-    def __init__(self, cfg: PearlConfig) -> None:
+    def __init__(self, cfg: PearlConfig, tasks: TaskSplit | None = None) -> None:
+        """``tasks``: the run's stored train/test tasks (``tasks.json``), used instead of drawing them again."""
         if cfg.dataset and self.algorithm == "pearl":
             raise ConfigError("dataset is for offline PEARL: nacre train offline-pearl <id> --dataset ROOT")
         self.cfg = cfg
         self.distribution = make_distribution(cfg.env, **cfg.env_kwargs)
-        self.split: TaskSplit = self._task_split()
+        self._stored_tasks = tasks
+        self.split: TaskSplit = self._checked_split()
         self.episode_length = self.distribution.episode_length
-        probe = self.distribution.make_env(self.split.train[0])
+        # tasks with equal env_key share environments (one per class for Meta-World), switched with set_task
+        self.env_pool = EnvPool(self.distribution, cache_unkeyed=True)
+        self.eval_pool = EnvPool(self.distribution, cache_unkeyed=False)
+        self.shares_envs = self.distribution.env_key(self.split.train[0]) is not None
+        probe = self.env_pool.envs([self.split.train[0]], ids=[0])[0]
         if not isinstance(probe.action_space, gym.spaces.Box):
             raise ValueError(f"{cfg.env} has a non-continuous action space; PEARL needs Box actions")
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.action_dim = int(np.prod(probe.action_space.shape))
-        probe.close()
+        #: whether the environments report info["success"] (one probe step; every rollout resets first)
+        self.reports_success = self.distribution.has_sparse_reward or _probe_success(probe)
         self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
         self.learner = PearlLearner(cfg, self.obs_dim, self.action_dim, self.seeds.torch_init,
                                     self.seeds.torch_train)  # fmt: skip
         self.rl_buffer = MultiTaskReplayBuffer(self.obs_dim, self.action_dim, cfg.replay_buffer_size)
         self.enc_buffer = MultiTaskReplayBuffer(self.obs_dim, self.action_dim, cfg.replay_buffer_size)
-        self._envs: dict[int, gym.Env] = {}
         self.collector = PearlCollector(cfg, self.learner, self._train_env, self.rl_buffer, self.enc_buffer,
-                                        self.episode_length)  # fmt: skip
+                                        self.episode_length, envs_for_tasks=self._train_envs,
+                                        max_batch=self.shared_env_batch if self.shares_envs else None)  # fmt: skip
         self.iteration = 0  # completed iterations
         self.env_steps = 0
         self.grad_steps = 0
         self.train_seconds = 0.0
 
     def _task_split(self) -> TaskSplit:
-        """Train and test tasks: a pure function of (distribution, seed, sizes)."""
+        """Train and test tasks: the stored ones when given, else a pure function of (distribution, seed, sizes)."""
+        if self._stored_tasks is not None:
+            return self._stored_tasks
         return self.distribution.split(self.cfg.seed, self.cfg.n_train_tasks, self.cfg.n_test_tasks)
 
+    def _checked_split(self) -> TaskSplit:
+        """:meth:`_task_split`, checked: the configured sizes and plain-JSON tasks (before any run directory
+        exists, so a bad task never leaves a half-made run behind)."""
+        try:
+            split = self._task_split()
+        except ValueError as exc:
+            if isinstance(exc, TaskDistributionError):
+                raise
+            raise TaskDistributionError(f"{self.cfg.env}: {exc}") from None
+        if (len(split.train), len(split.test)) != (self.cfg.n_train_tasks, self.cfg.n_test_tasks):
+            source = "the stored tasks hold" if self._stored_tasks is not None else f"{self.cfg.env}'s split gave"
+            raise TaskDistributionError(
+                f"{source} {len(split.train)} train / {len(split.test)} test tasks, but the config asks for "
+                f"n_train_tasks={self.cfg.n_train_tasks}, n_test_tasks={self.cfg.n_test_tasks}"
+            )
+        try:
+            split_to_json(split)
+        except ValueError as exc:
+            raise TaskDistributionError(f"{self.distribution.id}: tasks must be plain JSON; {exc}") from None
+        return split
+
     def _train_env(self, task: int) -> gym.Env:
-        if task not in self._envs:
-            self._envs[task] = self.distribution.make_env(self.split.train[task])
-        return self._envs[task]
+        return self._train_envs([task])[0]
+
+    def _train_envs(self, tasks: list[int]) -> list[gym.Env]:
+        """Distinct environments for these train tasks (shared through set_task where the family allows)."""
+        return self.env_pool.envs([self.split.train[t] for t in tasks], ids=tasks)
 
     # ------------------------------------------------------------------ one iteration
     def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
@@ -95,6 +131,8 @@ class PearlTrainer:
         for phase in ("prior", "posterior", "extra"):
             if collected.get(phase):
                 metrics[f"returns/train_{phase}"] = float(np.mean([t.episode_return(sparse) for t in collected[phase]]))
+                if self.reports_success:
+                    metrics[f"success/train_{phase}"] = float(np.mean([t.succeeded for t in collected[phase]]))
         self.iteration += 1
         elapsed = time.perf_counter() - start
         self.train_seconds += elapsed
@@ -130,22 +168,33 @@ class PearlTrainer:
         # z draws come from a generator seeded by the evaluation stream, never from the training one
         gen = torch.Generator(device=self.learner.device)
         gen.manual_seed(int(rng.integers(0, 2**62)))
-        return adaptation_curves(
-            PearlAdapter(self.learner, deterministic=True, gen=gen), task_list, self.distribution.make_env,
-            num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
-            rng, sparse=cfg.sparse_rewards,
-            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
-        )  # fmt: skip
+        try:
+            return adaptation_curves(
+                PearlAdapter(self.learner, deterministic=True, gen=gen), task_list, self.distribution.make_env,
+                num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
+                rng, sparse=cfg.sparse_rewards,
+                progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+                envs_for=self.eval_pool.envs, chunk_size=self.shared_env_batch if self.shares_envs else None,
+                groups=[self.distribution.task_group(t) for t in task_list],
+            )  # fmt: skip
+        finally:
+            self.eval_pool.close_unkeyed()
 
     def eval_metrics(self, result: AdaptationResult) -> dict[str, float]:
-        """Scalars for the log: per-trajectory test returns, the paper's number, prior-only return."""
+        """Scalars for the log: per-trajectory test returns, the paper's number, prior-only return; where the
+        environments report ``info["success"]`` (or the family is sparse), the success rate per trajectory,
+        ``success/test`` (the reported trajectory) and, for families with task groups (ML10 / ML45 classes),
+        ``success/test_class/<group>``."""
         curve = result.returns.mean(axis=(0, 1))
         out = {f"returns/test_traj_{k + 1}": float(v) for k, v in enumerate(curve)}
-        out["returns/test"] = float(curve[self.cfg.test_return_index])
+        index = self.cfg.test_return_index
+        out["returns/test"] = float(curve[index])
         out["returns/test_prior_only"] = float(curve[0])
-        if self.distribution.has_sparse_reward:
+        if self.reports_success or result.reports_success:
             success = result.success.mean(axis=(0, 1))
             out.update({f"success/test_traj_{k + 1}": float(v) for k, v in enumerate(success)})
+            out["success/test"] = float(success[index])
+            out.update({f"success/test_class/{g}": v for g, v in result.success_by_group(index).items()})
         return out
 
     def set_run_options(self, **changes: Any) -> None:
@@ -181,3 +230,14 @@ class PearlTrainer:
     def _load_buffers(self, state: dict[str, Any]) -> None:
         self.rl_buffer.load_state_dict(state["buffers"]["rl"])
         self.enc_buffer.load_state_dict(state["buffers"]["encoder"])
+
+
+def _probe_success(env: gym.Env) -> bool:
+    """Whether one step of ``env`` (from a reset, with the middle action) reports ``info["success"]``."""
+    space = env.action_space
+    env.reset(seed=0)
+    middle = ((np.asarray(space.low, dtype=np.float64) + np.asarray(space.high, dtype=np.float64)) / 2).astype(
+        space.dtype
+    )
+    info = env.step(middle)[4]
+    return "success" in info

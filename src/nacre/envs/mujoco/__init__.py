@@ -7,8 +7,12 @@ Importing this package registers, with :func:`nacre.envs.registry.register`, ``c
 task sets (:mod:`nacre.envs.mujoco.macaw_tasks`: ``macaw-cheetah-vel``, ``macaw-cheetah-vel-ood``,
 ``macaw-cheetah-dir``, ``macaw-ant-dir``, ``macaw-walker-params``) and their Gymnasium ids
 (:data:`~nacre.envs.mujoco.macaw_tasks.MACAW_GYM_IDS`, ``nacre/MacawCheetahVel-v1`` ...).
+
+A MuJoCo that fails to import (e.g. ``mujoco-core`` 4 files left inside ``mujoco`` 3.3.0 by pip) raises
+:class:`~nacre.envs.mujoco_install.MujocoInstallError` with the repair command.
 """
 
+from nacre.envs.mujoco import _install_check  # noqa: F401  (first: checks that MuJoCo imports)
 from nacre.envs.mujoco.ant import AntDir, AntDirEnv, AntDirRandom, AntGoal, AntGoalEnv
 from nacre.envs.mujoco.gym_ids import GYM_IDS, make_task_env, register_gym_ids
 from nacre.envs.mujoco.half_cheetah import CheetahDir, CheetahVel, HalfCheetahDirEnv, HalfCheetahVelEnv
