@@ -485,10 +485,13 @@ def _expand(entry: dict[str, Any], number: int, where: str, resolver: _Resolver,
                 overrides = {**config, **combo}
                 if available:
                     env_kwargs = overrides.get("env_kwargs", {})
+                    resolver.distribution(dist, {}, where)  # the id first, as nacre train checks it
+                    if not isinstance(env_kwargs, dict):
+                        raise ScaleError(f"{where}: env_kwargs must be a mapping, got {_kind(env_kwargs)}")
+                    resolver.check_env_kwargs(dist, env_kwargs, where)
                     extra = {"seed": seeds[0], **({"dataset": dataset} if dataset else {})}
                     resolved = resolver.config(algorithm, preset, dist, {**overrides, **extra}, where)
                     resolver.distribution(dist, env_kwargs, where)
-                    resolver.check_env_kwargs(dist, env_kwargs, where)
                     run_only = resolver.run_only(algorithm)
                     slug = {k: v for k, v in overrides.items() if k not in run_only}
                     if dataset and available and check_dataset(dataset, dist, resolver, where, missing,
