@@ -94,7 +94,79 @@ def check_new_run_dir(run_dir: Path) -> None:
 
 
 def _tasks_json(trainer: Trainer) -> dict[str, list[dict]]:
-    return {"train": [dict(t) for t in trainer.split.train], "test": [dict(t) for t in trainer.split.test]}
+    """The trainer's split as ``tasks.json`` content; :class:`RunDirError` naming the task that is not JSON."""
+    from nacre.envs.base import split_to_json
+
+    try:
+        return split_to_json(trainer.split)
+    except ValueError as exc:
+        raise RunDirError(f"{trainer.distribution.id}: tasks must be plain JSON; {exc}") from None
+
+
+def run_dir_name(algorithm: str, distribution: str, seed: int, stamp: str = "") -> str:
+    """A default run-directory name that is safe for any distribution id or ``module:Class`` spec: every
+    character other than letters, digits, ``.``, ``_`` and ``-`` (a colon, a slash, a space) becomes ``-``."""
+    import re
+
+    safe = lambda text: re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "run"
+    return "-".join(part for part in (safe(algorithm), safe(distribution), f"s{seed}", safe(stamp) if stamp else "")
+                    if part)  # fmt: skip
+
+
+def runtime_versions() -> dict[str, str]:
+    """Versions of the libraries a run's numbers depend on (MuJoCo changes trajectories at equal seeds)."""
+    import importlib.metadata
+    import platform
+
+    from nacre.envs.mujoco_install import mujoco_version
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch", "gymnasium", "metaworld"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    version = mujoco_version()
+    if version:
+        out["mujoco"] = version
+    return out
+
+
+def read_stored_tasks(run_dir: Path) -> Any:
+    """The :class:`~nacre.envs.base.TaskSplit` in ``run_dir/tasks.json``, or ``None`` if there is none;
+    :class:`RunDirError` if it is unreadable or malformed."""
+    from nacre.envs.base import split_from_json
+
+    path = Path(run_dir) / "tasks.json"
+    if not path.is_file():
+        return None
+    try:
+        return split_from_json(json.loads(path.read_text()), str(path))
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path} is unreadable: {short_reason(exc)}") from None
+
+
+def _same_tasks(a: Any, b: Any) -> bool:
+    from nacre.envs.base import task_to_json
+
+    norm = lambda split: ([task_to_json(t) for t in split.train], [task_to_json(t) for t in split.test])
+    return norm(a) == norm(b)
+
+
+def build_trainer(trainer_cls: type, cfg: Any, run_dir: Path) -> Trainer:
+    """A trainer for an existing run whose tasks are the stored ``tasks.json``: passed to trainers that take
+    ``tasks`` (PEARL; then a changed task generation in a newer nacre cannot change the run's tasks), checked
+    against the recomputed split for the others (offline trainers take theirs from the dataset)."""
+    import inspect
+
+    stored = read_stored_tasks(run_dir)
+    if stored is not None and "tasks" in inspect.signature(trainer_cls.__init__).parameters:
+        return trainer_cls(cfg, tasks=stored)
+    trainer = trainer_cls(cfg)
+    if stored is not None and not _same_tasks(stored, trainer.split):
+        raise RunDirError(f"{Path(run_dir) / 'tasks.json'} differs from the tasks this run's config and data give "
+                          f"now ({trainer.algorithm} takes its tasks from them): restore the file")  # fmt: skip
+    return trainer
 
 
 def source_revision() -> str | None:
@@ -118,8 +190,10 @@ def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None =
     started the run, when it came from the command line) and the source revision are recorded with the config."""
     run_dir = Path(run_dir)
     check_new_run_dir(run_dir)
+    tasks_text = json.dumps(_tasks_json(trainer), indent=1) + "\n"  # before anything is created
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
-            "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict()}  # fmt: skip
+            "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict(),
+            "versions": runtime_versions()}  # fmt: skip
     if command:
         meta["command"] = list(command)
     revision = source_revision()
@@ -128,7 +202,7 @@ def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None =
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
-        atomic_write_bytes(run_dir / "tasks.json", (json.dumps(_tasks_json(trainer), indent=1) + "\n").encode())
+        atomic_write_bytes(run_dir / "tasks.json", tasks_text.encode())
     except OSError as exc:
         raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
@@ -241,7 +315,7 @@ def load_trainer(run_dir: Path, checkpoint: Path | None = None, device: str | No
         path, state = found
     check_compatible(state, cfg, path, algorithm)
     _, trainer_cls = algorithm_classes(algorithm)
-    trainer = trainer_cls(cfg)
+    trainer = build_trainer(trainer_cls, cfg, run_dir)
     _restore(trainer, state, path, weights_only)
     return trainer
 
@@ -259,8 +333,12 @@ def resume_trainer(run_dir: Path, device: str | None = None, warn: Warn | None =
     if found is not None:
         check_compatible(found[1], cfg, found[0], algorithm)
     _, trainer_cls = algorithm_classes(algorithm)
-    trainer = trainer_cls(cfg)
+    trainer = build_trainer(trainer_cls, cfg, run_dir)
     if found is not None:
+        saved = found[1].get("tasks")
+        if saved is not None and _tasks_json(trainer) != json.loads(json.dumps(saved)):
+            raise RunDirError(f"{run_dir / 'tasks.json'} differs from the tasks {found[0].name} was trained on "
+                              "(edited after the run started?): restore it to resume")  # fmt: skip
         _restore(trainer, found[1], found[0], weights_only=False)
         return trainer
     tasks = json.loads(json.dumps(_tasks_json(trainer)))

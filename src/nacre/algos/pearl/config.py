@@ -1,7 +1,10 @@
 """PEARL configuration: one frozen, validated dataclass, and presets per task distribution.
 
-The ``paper`` presets copy the reference configs (REFERENCE 1.5). ``fast`` presets are tuned for
-2-core CPUs; ``tiny`` presets exist for smoke tests.
+The ``paper`` presets copy the reference configs (REFERENCE 1.5) and, for Meta-World, the Meta-World paper's
+PEARL settings (REFERENCE 4, docs/metaworld.md). ``fast`` presets are tuned for 2-core CPUs; ``tiny`` presets
+exist for smoke tests. Any other task distribution (a plug-in) gets every preset derived from its
+``episode_length``, ``default_task_counts`` and ``has_sparse_reward``, then its ``preset_overrides("pearl", name)``
+(docs/environments.md).
 """
 
 from __future__ import annotations
@@ -228,6 +231,29 @@ _PAPER: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 _PAPER["ant-dir-random"] = dict(_PAPER["ant-dir"])
 
+# Meta-World (REFERENCE 4, the Meta-World paper's appendix D.9; docs/metaworld.md says why each value). Shared:
+# latent 7, IB on, no next obs in context, 300x3 networks, all lrs 3e-4, tau 5e-3, policy regs 1e-3, discount 0.99,
+# 500-step episodes, 2,500 prior / posterior / extra-posterior steps per sampled task, embedding batch 250, 5 runs
+# per test task. The appendix's printed reward scale (10,000), KL weight and gradient steps per epoch are not
+# usable as printed: reward scale 10 (the value garage's Meta-World PEARL scripts run with; rewards are in [0, 10]
+# per step), KL weight 0.1 and 4,000 gradient steps per iteration (PEARL's own values on its larger MuJoCo
+# families). Initial steps: the appendix's 1,000 / 5,000 / 22,500 are 2 / 10 / 45 episodes; ML10's and ML45's are
+# one episode per train *class*, so with every goal variation its own task nacre collects one episode (500 steps)
+# per ML10 / ML45 task and the printed two episodes per ML1 task.
+_METAWORLD_COMMON: dict[str, Any] = dict(
+    latent_dim=7, num_steps_prior=2500, num_steps_posterior=2500, num_extra_rl_steps_posterior=2500,
+    embedding_batch_size=250, reward_scale=10.0, kl_lambda=0.1, num_train_steps_per_itr=4000, num_evals=5,
+    num_exp_traj_eval=2, num_eval_trajectories=3, use_next_obs_in_context=False,
+)  # fmt: skip
+_PAPER.update({
+    "ml1": dict(_METAWORLD_COMMON, n_train_tasks=50, n_test_tasks=50, meta_batch=16, num_tasks_sample=15,
+                batch_size=500, num_initial_steps=1000),
+    "ml10": dict(_METAWORLD_COMMON, n_train_tasks=500, n_test_tasks=250, meta_batch=10, num_tasks_sample=10,
+                 batch_size=1000, num_initial_steps=500),
+    "ml45": dict(_METAWORLD_COMMON, n_train_tasks=2250, n_test_tasks=250, meta_batch=45, num_tasks_sample=45,
+                 batch_size=1000, num_initial_steps=500),
+})  # fmt: skip
+
 # Quick CPU settings: smaller networks and iterations, same algorithm.
 _FAST: dict[str, dict[str, Any]] = {
     "point-robot": dict(
@@ -246,6 +272,20 @@ _FAST: dict[str, dict[str, Any]] = {
         num_exp_traj_eval=5, num_eval_trajectories=20, eval_every=5,
     ),
 }  # fmt: skip
+
+# Meta-World on a 2-core CPU: the paper preset's algorithm and reward scale with smaller networks, one episode per
+# collection phase, a subset of the test tasks and one run each (docs/metaworld.md has the measured cost).
+_METAWORLD_FAST: dict[str, Any] = dict(
+    latent_dim=7, hidden_size=256, hidden_layers=2, encoder_hidden_size=128, encoder_hidden_layers=2,
+    batch_size=256, embedding_batch_size=128, num_initial_steps=500, num_steps_prior=500, num_steps_posterior=500,
+    num_extra_rl_steps_posterior=500, num_train_steps_per_itr=500, reward_scale=10.0, kl_lambda=0.1,
+    num_evals=1, num_exp_traj_eval=2, num_eval_trajectories=3, eval_every=5, num_iterations=100,
+)  # fmt: skip
+_FAST.update({
+    "ml1": dict(_METAWORLD_FAST, n_train_tasks=50, n_test_tasks=10, meta_batch=16, num_tasks_sample=5),
+    "ml10": dict(_METAWORLD_FAST, n_train_tasks=100, n_test_tasks=25, meta_batch=10, num_tasks_sample=10),
+    "ml45": dict(_METAWORLD_FAST, n_train_tasks=225, n_test_tasks=25, meta_batch=15, num_tasks_sample=15),
+})  # fmt: skip
 
 _TINY: dict[str, Any] = dict(
     n_train_tasks=4, n_test_tasks=2, hidden_size=16, hidden_layers=2, encoder_hidden_size=16,
@@ -266,8 +306,13 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
     family = _family(env)
     if name == "quick":
         return preset("fast", env, **{"num_iterations": 12, "eval_every": 4, **overrides})
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     values: dict[str, Any] = {"env": env}
-    if name == "paper":
+    derived = family not in _PAPER and family not in _FAST
+    if derived:  # a family without tables (a plug-in): from its episode length, sizes and own overrides
+        values.update(derived_preset(name, env, overrides.get("env_kwargs", {})))
+    elif name == "paper":
         if family not in _PAPER:
             raise ConfigError(f"no paper preset for {env!r}; paper presets exist for {', '.join(sorted(_PAPER))}")
         values.update(_PAPER_COMMON)
@@ -276,21 +321,17 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
     elif name == "fast":
         if family in _FAST:
             values.update(_FAST[family])
-        elif family in _PAPER:
+        else:
             values.update(_PAPER_COMMON)
             values.update(_PAPER[family])
             values.update(fast_mujoco_overrides())
-        else:
-            raise ConfigError(f"no fast preset for {env!r}")
     elif name == "tiny":
         base = _PAPER.get(family, {})
-        keep = ("sparse_rewards", "use_next_obs_in_context", "discount", "reward_scale", "kl_lambda")
+        keep = ("sparse_rewards", "use_next_obs_in_context", "discount", "reward_scale", "kl_lambda", "latent_dim")
         values.update({k: v for k, v in base.items() if k in keep})
         values.update(_TINY)
         if base.get("n_train_tasks") == 2:  # fixed two-task splits
             values.update(n_train_tasks=2, n_test_tasks=2)
-    else:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     values.update(_fixed_sizes(env))
     if env.startswith("macaw-"):  # offline data fixes a MACAW task set's environment: keep its defaults
         values.pop("env_kwargs", None)
@@ -306,6 +347,46 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
         raise ConfigError(str(exc)) from None
 
 
+def derived_preset(name: str, env: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A preset for a family nacre has no table for, derived from the distribution itself.
+
+    ``paper`` is the PEARL paper's Half-Cheetah-Vel schedule counted in episodes of the family's
+    ``episode_length`` (10 initial episodes per train task; 2 prior and 3 extra-posterior episodes per sampled
+    task), its sizes the family's ``default_task_counts`` (else the paper's 100 / 30); ``fast`` adds the CPU
+    changes of the MuJoCo fast presets; ``tiny`` is the smoke-test preset (one episode per phase). Sparse
+    families get ``sparse_rewards``. The family's ``preset_overrides("pearl", name)`` come last.
+    """
+    from nacre.envs.registry import make_distribution
+
+    dist = make_distribution(env, **(env_kwargs or {}))
+    length = int(dist.episode_length)
+    if length < 1:
+        raise ConfigError(f"{env}: episode_length must be positive, got {length}")
+    n_train, n_test = dist.default_task_counts or (100, 30)
+    values: dict[str, Any] = {}
+    if name in ("paper", "fast"):
+        values.update(_PAPER_COMMON)
+        values.update(_PAPER["cheetah-vel"])
+        values.update(n_train_tasks=int(n_train), n_test_tasks=int(n_test), num_initial_steps=10 * length,
+                      num_steps_prior=2 * length, num_extra_rl_steps_posterior=3 * length)  # fmt: skip
+        if name == "paper":
+            values["reference_init"] = True
+        else:
+            values.update(fast_mujoco_overrides())
+    else:  # tiny
+        values.update(_TINY)
+        if dist.default_task_counts is not None:  # e.g. a fixed split: ask for at most its sizes
+            values.update(n_train_tasks=min(_TINY["n_train_tasks"], int(n_train)),
+                          n_test_tasks=min(_TINY["n_test_tasks"], int(n_test)))  # fmt: skip
+    if dist.has_sparse_reward:
+        values["sparse_rewards"] = True
+    family_values = dist.preset_overrides("pearl", name) or {}
+    if not isinstance(family_values, dict):
+        raise ConfigError(f"{env}: preset_overrides must return a dict, got {type(family_values).__name__}")
+    values.update(family_values)
+    return values
+
+
 def fast_mujoco_overrides() -> dict[str, Any]:
     """CPU-friendly changes applied to a MuJoCo paper preset by the ``fast`` preset."""
     return dict(hidden_size=256, hidden_layers=2, encoder_hidden_size=128, encoder_hidden_layers=2,
@@ -319,9 +400,12 @@ _ALIASES = {"macaw-cheetah-vel": "cheetah-vel", "macaw-cheetah-vel-ood": "cheeta
 
 
 def _family(env: str) -> str:
-    """``cheetah-vel-v1`` -> ``cheetah-vel``; MACAW task sets -> the family they come from."""
+    """``cheetah-vel-v1`` -> ``cheetah-vel``; MACAW task sets -> the family they come from; every Meta-World ML1
+    id (``ml1-reach-v3``) -> ``ml1``."""
     head, sep, tail = env.rpartition("-v")
     name = head if sep and tail.isdigit() else env
+    if name.startswith("ml1-"):
+        return "ml1"
     return _ALIASES.get(name, name)
 
 
