@@ -1,22 +1,27 @@
-"""MACAW vs offline PEARL vs MT+FT on cheetah-vel, in- and out-of-distribution (MACAW paper Fig. 1 and 2).
+"""MACAW vs offline PEARL vs MT+FT, in and out of distribution (MACAW paper Fig. 1 and 2).
 
 Usage::
 
     nacre dataset generate macaw-cheetah-vel --out data/macaw-cheetah-vel          # once (preset fast)
-    python benchmarks/offline_cheetah_vel.py --dataset data/macaw-cheetah-vel --out runs/offline-cv \\
-        [--methods macaw offline-pearl mt-finetune] [--splits id ood] [--seeds 0 1 2] [--preset fast] \\
-        [--iterations N] [--eval-only]
+    python benchmarks/offline_comparison.py --dataset data/macaw-cheetah-vel --out runs/offline-cv \\
+        [--domain cheetah-vel|walker-params] [--methods macaw offline-pearl mt-finetune] [--splits id ood] \\
+        [--seeds 0 1 2 3 4] [--preset fast] [--iterations N] [--eval-only]
 
-One dataset serves both splits: ``macaw-cheetah-vel`` (35 train / 5 test velocities) and
-``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025). Each (method, split, seed) is a run directory
-``OUT/<method>-<split>-s<seed>``; an existing one is resumed, a finished one skipped, so the benchmark can be
-split across sessions. After training, each run is evaluated on its test tasks with k = 8 and k = 256 offline
-transitions and 0, 1, 2, 3, 5, 10, 15, 20 test-time steps (4 runs per task; offline PEARL takes no
-gradient steps and is evaluated once); the script prints a Markdown table (median and
-25/75 percentiles over tasks, runs and seeds, leaving out adaptations that diverged, whose share is shown for
-every n;
-outer steps; wall-clock; outer steps per second) and writes
-``OUT/summary.json`` and one PNG per split and k.
+One dataset serves a domain's splits: cheetah-vel has ``macaw-cheetah-vel`` (35 train / 5 test velocities) and
+``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025); walker-params has ``macaw-walker-params`` (30 / 5).
+Each (method, split, seed) is a run directory ``OUT/<method>-<split>-s<seed>``; an existing one is resumed, a
+finished one skipped, so the benchmark can be split across sessions. After training, each run is evaluated on its
+test tasks with k = 8 and k = 256 offline transitions and 0, 1, 2, 3, 5, 10, 15, 20 test-time steps (4 runs per
+task; offline PEARL takes no gradient steps and is evaluated once). The script prints two Markdown tables:
+
+* every method under **its own protocol** (MACAW after 1 step, MT+FT after 20 fine-tuning steps, offline PEARL from
+  context only): median and 25/75 percentiles over tasks x runs x seeds, and the interquartile mean over
+  ``[seeds, tasks]`` scores (each the mean over the 4 runs) with its 95% stratified-bootstrap interval
+  (``nacre.evaluation.metrics``, 2000 resamples, seed 0);
+* every method at n = 0, 1 and 20, with the share of diverged adaptations at every n.
+
+Adaptations that diverged are left out of the statistics (their share is shown). It writes ``OUT/summary.json``
+and one PNG per split and k, plus learning curves.
 """
 
 from __future__ import annotations
@@ -25,17 +30,32 @@ import argparse
 import importlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from nacre.evaluation.metrics import iqm, stratified_bootstrap_ci
 from nacre.evaluation.offline_adaptation import nan_quantiles
 from nacre.logging import read_jsonl
 from nacre.training.checkpoint import list_checkpoints
 from nacre.training.loop import algorithm_classes, load_trainer, train
 
-SPLITS = {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"}
-METHODS = ("macaw", "offline-pearl", "mt-finetune")
+DOMAINS = {
+    "cheetah-vel": {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"},
+    "walker-params": {"id": "macaw-walker-params"},
+}
+#: method name -> (nacre algorithm, config overrides on top of the preset)
+METHODS = {
+    "macaw": ("macaw", {}),
+    "offline-pearl": ("offline-pearl", {}),
+    "mt-finetune": ("mt-finetune", {}),
+    # MACAW with the reference's sub-sampled buffers (every 7th row; the ``paper`` preset's setting)
+    "macaw-skip7": ("macaw", {"buffer_skip": 7, "inner_buffer_skip": 7}),
+}
+DEFAULT_METHODS = ["macaw", "offline-pearl", "mt-finetune"]
+#: the number of test-time steps each algorithm is judged after (the papers' protocols)
+PROTOCOL = {"macaw": 1, "offline-pearl": 0, "mt-finetune": 20}
 KS = (8, 256)
 STEPS = [0, 1, 2, 3, 5, 10, 15, 20]  # test-time gradient steps evaluated (MACAW, MT+FT)
 
@@ -47,12 +67,13 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
         trainer = load_trainer(run_dir)
         resumed = True
     else:
-        config_cls, trainer_cls = algorithm_classes(method)
+        algorithm, extra = METHODS[method]
+        config_cls, trainer_cls = algorithm_classes(algorithm)
         preset = importlib.import_module(config_cls.__module__).preset
-        overrides = {"seed": seed, "dataset": str(args.dataset)}
+        overrides = {**extra, "seed": seed, "dataset": str(args.dataset)}
         if args.iterations:
             overrides["num_iterations"] = args.iterations
-        trainer = trainer_cls(preset(args.preset, SPLITS[split], **overrides))
+        trainer = trainer_cls(preset(args.preset, DOMAINS[args.domain][split], **overrides))
         resumed = False
     if args.iterations and trainer.cfg.num_iterations != args.iterations:
         trainer.set_run_options(num_iterations=args.iterations)
@@ -86,13 +107,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=list(SPLITS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS),
+                        help="macaw-skip7: MACAW with the reference's every-7th-row buffers")
+    parser.add_argument("--domain", default="cheetah-vel", choices=list(DOMAINS))
+    parser.add_argument("--splits", nargs="+", default=None, choices=["id", "ood"], help="default: the domain's")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--iterations", type=int, default=None, help="override each preset's num_iterations")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the newest checkpoints, no training")
     args = parser.parse_args()
+    args.splits = args.splits or list(DOMAINS[args.domain])
+    unknown = sorted(set(args.splits) - set(DOMAINS[args.domain]))
+    if unknown:
+        parser.error(f"{args.domain} has no split {', '.join(unknown)}")
 
     summary: dict[str, dict] = {}
     for split in args.splits:
@@ -106,8 +133,10 @@ def main() -> None:
             summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary))
+    print(protocol_table(summary))
+    print()
     print(table(summary))
-    plot(summary, args.out)
+    plot(summary, args)
     plot_learning_curves(args, args.out)
 
 
@@ -118,6 +147,41 @@ def _pooled(evals: list[dict]) -> np.ndarray:
         values = np.asarray(e["returns"]).reshape(-1, len(e["steps"]))
         out.append(values if e["steps"] == STEPS else np.repeat(values[:, :1], len(STEPS), axis=1))
     return np.concatenate(out)
+
+
+def protocol_scores(evals: list[dict], n: int) -> np.ndarray:
+    """``[seeds, tasks]`` scores after ``n`` test-time steps: each the mean over the evaluation runs that did not
+    diverge (NaN if all diverged)."""
+    out = []
+    for e in evals:
+        returns = np.asarray(e["returns"], dtype=float)  # [runs, tasks, steps]
+        col = e["steps"].index(n) if n in e["steps"] else 0  # offline PEARL: the same value for every n
+        with warnings.catch_warnings():  # a task whose runs all diverged: NaN (the mean of nothing)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out.append(np.nanmean(returns[:, :, col], axis=0))
+    return np.stack(out)
+
+
+def protocol_table(summary: dict[str, dict]) -> str:
+    """Each method after its own protocol's number of test-time steps: median [IQR] and IQM [95% CI]."""
+    lines = ["| method | split | k | seeds | outer steps | judged after n steps | median [25%, 75%] "
+             "| IQM [95% CI] over seeds x tasks | diverged |", "|---" * 9 + "|"]  # fmt: skip
+    for key, by_k in summary.items():
+        method, split = key.split("/")
+        n = PROTOCOL[METHODS[method][0]]
+        for k, evals in by_k.items():
+            if not evals:
+                continue
+            pooled = _pooled(evals)[:, STEPS.index(n)]
+            q = nan_quantiles(pooled[:, None])[:, 0]
+            scores = protocol_scores(evals, n)
+            finite = scores[:, np.isfinite(scores).all(0)]  # a task with a fully diverged seed is left out
+            ci = stratified_bootstrap_ci(finite, iqm, reps=2000, rng=0) if finite.size else None
+            ci_text = f"{ci.estimate:.1f} [{ci.low:.1f}, {ci.high:.1f}]" if ci else "-"
+            steps = int(np.mean([e["grad_steps"] for e in evals]))
+            lines.append(f"| {method} | {split} | {k} | {len(evals)} | {steps} | {n} | {q[1]:.1f} [{q[0]:.1f}, "
+                         f"{q[2]:.1f}] | {ci_text} | {np.isnan(pooled).mean():.0%} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def table(summary: dict[str, dict]) -> str:
@@ -160,10 +224,11 @@ def _save_figure(fig, ax, path: Path, **labels: str) -> None:  # noqa: ANN001
     _pyplot().close(fig)
 
 
-def plot(summary: dict[str, dict], out: Path) -> None:
+def plot(summary: dict[str, dict], args: argparse.Namespace) -> None:
     """One PNG per split and k: median and 25/75% return against the number of test-time steps."""
     plt = _pyplot()
-    for split in SPLITS:
+    out, domain = args.out, args.domain
+    for split in args.splits:
         for k in KS:
             fig, ax = plt.subplots(figsize=(5, 4))
             for key, by_k in summary.items():
@@ -173,9 +238,9 @@ def plot(summary: dict[str, dict], out: Path) -> None:
                 q = nan_quantiles(_pooled(by_k[str(k)]))
                 (line,) = ax.plot(STEPS, q[1], marker="o", ms=3, label=f"{method} ({len(by_k[str(k)])} seeds)")
                 ax.fill_between(STEPS, q[0], q[2], alpha=0.2, color=line.get_color())
-            title = f"cheetah-vel {split}, k = {k} offline transitions"
-            _save_figure(fig, ax, out / f"cheetah_vel_{split}_k{k}.png", xlabel="test-time adaptation steps",
-                         ylabel="return (median, 25-75%)", title=title)  # fmt: skip
+            title = f"{domain} {split}, k = {k} offline transitions"
+            _save_figure(fig, ax, out / f"{domain.replace('-', '_')}_{split}_k{k}.png",
+                         xlabel="test-time adaptation steps", ylabel="return (median, 25-75%)", title=title)
 
 
 def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,8 +268,9 @@ def plot_learning_curves(args: argparse.Namespace, out: Path) -> None:
             (line,) = ax.plot(steps, after.mean(0), marker="o", ms=3, label=f"{method} ({len(curves)} seeds)")
             if len(curves) > 1:
                 ax.fill_between(steps, after.min(0), after.max(0), alpha=0.2, color=line.get_color())
-        title = f"cheetah-vel {split}: mean over test tasks"
-        _save_figure(fig, ax, out / f"cheetah_vel_{split}_learning.png", xlabel="meta-training (outer) steps",
+        title = f"{args.domain} {split}: mean over test tasks"
+        _save_figure(fig, ax, out / f"{args.domain.replace('-', '_')}_{split}_learning.png",
+                     xlabel="meta-training (outer) steps",
                      ylabel="test return after adaptation", title=title)  # fmt: skip
 
 
