@@ -430,9 +430,12 @@ def _format_offline(trainer: Any, result: Any) -> str:
     q25, med, q75 = result.quantiles()
     asked = getattr(result, "requested_transitions", None)
     note = f" (of {asked} asked: the smallest task holds {result.num_transitions})" if asked else ""
-    lines = [f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
-             f"each{note} (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):",
-             "  steps   mean return   median [25%, 75%]   diverged"]  # fmt: skip
+    head = (f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
+            f"each{note} (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):")  # fmt: skip
+    if getattr(result, "rollouts", 0):  # on-policy: each step samples its own rollouts
+        head = (f"adaptation on {tasks} held-out tasks x {runs} runs, {result.rollouts} rollouts per step "
+                f"(iteration {trainer.iteration}, {trainer.env_steps:,} env steps):")  # fmt: skip
+    lines = [head, "  steps   mean return   median [25%, 75%]   diverged"]
     for j, n in enumerate(result.steps.tolist()):
         mean = np.nanmean(result.returns[:, :, j]) if not result.diverged[:, :, j].all() else float("nan")
         lines.append(f"  {n:5d}  {mean:12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]"
@@ -557,11 +560,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         out = out.with_name(out.name + ".png")  # matplotlib's default format, named as written
     elif out.suffix.lower() not in PLOT_SUFFIXES:
         raise UserError(f"--out {out}: unknown image type {out.suffix!r} (use {', '.join(PLOT_SUFFIXES)})")
+    from nacre.algos.onpolicy import ON_POLICY_ALGORITHMS
+
     algorithms = {rd: _plot_algorithm(Path(rd)) for rd in args.run_dirs}
-    online = [str(rd) for rd, a in algorithms.items() if a == "pearl"]
+    is_online = lambda a: a == "pearl" or a in ON_POLICY_ALGORITHMS  # they take env steps
+    online = [str(rd) for rd, a in algorithms.items() if is_online(a)]
     if online and len(online) < len(algorithms):
-        offline = [f"{rd} ({a})" for rd, a in algorithms.items() if a != "pearl"]
-        raise UserError(f"cannot plot PEARL runs ({', '.join(online)}) with offline runs ({', '.join(offline)}): "
+        offline = [f"{rd} ({a})" for rd, a in algorithms.items() if not is_online(a)]
+        raise UserError(f"cannot plot online runs ({', '.join(online)}) with offline runs ({', '.join(offline)}): "
                         "their axes differ (env steps vs gradient steps); plot them separately")  # fmt: skip
     _check_writable(out, "--out")
     try:

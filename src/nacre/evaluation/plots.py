@@ -5,6 +5,8 @@ meta-training env steps; the adaptation curve is the mean return of trajectory k
 Offline runs (MACAW, offline PEARL, MT+FT): test return after adaptation (solid) and un-adapted (dashed)
 against outer/gradient steps (they take no env steps); the adaptation curve is the median return against
 the number of test-time adaptation steps with the 25-75 percentile band over tasks, runs and seeds.
+On-policy runs (MAML-TRPO, ProMP) are online (env-step axis, on one figure with PEARL runs) and adapt by
+test-time steps (a panel of their own, drawn like the offline one).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nacre.algos.onpolicy import ON_POLICY_ALGORITHMS
 from nacre.evaluation.offline_adaptation import nan_quantiles
 from nacre.evaluation.runs import IGNORED_FIELDS as _IGNORED
 from nacre.evaluation.runs import group_key, latest_eval, read_meta
@@ -54,30 +57,45 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
     names = list(labels) if labels else _auto_labels(list(configs.values()))
     if len(names) != len(groups):
         raise ValueError(f"got {len(names)} labels for {len(groups)} groups of runs")
-    kinds = {c["algorithm"] == "pearl" for c in configs.values()}
-    if len(kinds) > 1:
-        raise ValueError("online (pearl) and offline runs have different axes: plot them separately")
-    offline = kinds == {False}
+    # on-policy meta-learners (maml-trpo, promp) take env steps like PEARL and adapt by test-time steps like the
+    # offline methods: their learning curves share PEARL's env-step axis, their adaptation curves the steps axis
+    online = {c["algorithm"] == "pearl" or c["algorithm"] in ON_POLICY_ALGORITHMS for c in configs.values()}
+    if len(online) > 1:
+        raise ValueError("online (env steps) and offline runs have different axes: plot them separately")
+    offline = online == {False}
+    by_step = [c["algorithm"] != "pearl" for c in configs.values()]  # adaptation per test-time step
     sparse = any(c.get("sparse_rewards") for c in configs.values())
-    fig, axes = plt.subplots(1, 3 if sparse else 2, figsize=(15 if sparse else 10, 4))
-    for (_key, dirs), name in zip(groups.items(), names, strict=True):
-        _learning_curve(axes[0], dirs, name, "time/grad_steps" if offline else "time/env_steps")
-        if offline:
-            _offline_adaptation_curve(axes[1], dirs, name)
+    panels = ["learning"] + (["trajectories"] if not all(by_step) else []) + (["steps"] if any(by_step) else [])
+    panels += ["success"] if sparse else []
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    ax = dict(zip(panels, axes, strict=True))
+    for i, ((_key, dirs), name, step) in enumerate(zip(groups.items(), names, by_step, strict=True)):
+        color = f"C{i % 10}"  # one colour per group in every panel
+        _learning_curve(ax["learning"], dirs, name, "time/grad_steps" if offline else "time/env_steps", color)
+        if step:
+            _offline_adaptation_curve(ax["steps"], dirs, name, color)
         else:
-            _adaptation_curve(axes[1], dirs, name, "returns")
+            _adaptation_curve(ax["trajectories"], dirs, name, "returns", color)
         if sparse:
-            _adaptation_curve(axes[2], dirs, name, "success")
+            _adaptation_curve(ax["success"], dirs, name, "success", color)
     if offline:
-        axes[0].set(xlabel="meta-training outer/gradient steps (no env steps)",
-                    ylabel="test return: adapted (solid), un-adapted (dashed)", title="learning curve")
-        axes[1].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%", title="offline adaptation")
+        ax["learning"].set(xlabel="meta-training outer/gradient steps (no env steps)",
+                           ylabel="test return: adapted (solid), un-adapted (dashed)", title="learning curve")
+        ax["steps"].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%",
+                        title="offline adaptation")
     else:
-        axes[0].set(xlabel="meta-training env steps", ylabel="test return: adapted (solid), prior z (dashed)",
-                    title="learning curve")
-        axes[1].set(xlabel="trajectory k (after k-1 of context)", ylabel="return", title="adaptation curve")
-    if sparse:
-        axes[2].set(xlabel="trajectory k", ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
+        prior = "prior z / un-adapted" if any(by_step) else "prior z"
+        ax["learning"].set(xlabel="meta-training env steps", ylabel=f"test return: adapted (solid), {prior} (dashed)",
+                           title="learning curve")
+        if "trajectories" in ax:
+            ax["trajectories"].set(xlabel="trajectory k (after k-1 of context)", ylabel="return",
+                                   title="adaptation curve")
+        if "steps" in ax:
+            ax["steps"].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%",
+                            title="adaptation by gradient steps")
+    if "success" in ax:
+        ax["success"].set(xlabel="trajectory k" if not all(by_step) else "evaluated step count (column)",
+                          ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
     axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
@@ -97,7 +115,7 @@ def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
+def _learning_curve(ax, dirs: list[Path], name: str, x_key: str, color: str | None = None) -> None:
     curves = []
     for rd in dirs:
         log = rd / "progress.jsonl"
@@ -111,7 +129,7 @@ def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
     n = min(len(c[0]) for c in curves)
     x = np.mean([c[0][:n] for c in curves], axis=0)
     y = np.stack([c[1][:n] for c in curves])
-    (line,) = ax.plot(x, y.mean(0), label=f"{name} ({_seeds(len(curves))})")
+    (line,) = ax.plot(x, y.mean(0), label=f"{name} ({_seeds(len(curves))})", color=color)
     if len(curves) > 1:
         ax.fill_between(x, y.min(0), y.max(0), alpha=0.2, color=line.get_color())
     prior = np.stack([c[2][:n] for c in curves])
@@ -119,7 +137,7 @@ def _learning_curve(ax, dirs: list[Path], name: str, x_key: str) -> None:
         ax.plot(x, np.nanmean(prior, axis=0), ls="--", color=line.get_color())
 
 
-def _adaptation_curve(ax, dirs: list[Path], name: str, field: str) -> None:
+def _adaptation_curve(ax, dirs: list[Path], name: str, field: str, color: str | None = None) -> None:
     per_seed = []
     for rd in dirs:
         data = latest_eval(rd)
@@ -130,12 +148,12 @@ def _adaptation_curve(ax, dirs: list[Path], name: str, field: str) -> None:
     n = min(len(c) for c in per_seed)
     y = np.stack([c[:n] for c in per_seed])
     k = np.arange(1, n + 1)
-    ax.plot(k, y.mean(0), marker="o", ms=3, label=f"{name} ({_seeds(len(per_seed))})")
+    (line,) = ax.plot(k, y.mean(0), marker="o", ms=3, label=f"{name} ({_seeds(len(per_seed))})", color=color)
     if len(per_seed) > 1:
-        ax.fill_between(k, y.min(0), y.max(0), alpha=0.2)
+        ax.fill_between(k, y.min(0), y.max(0), alpha=0.2, color=line.get_color())
 
 
-def _offline_adaptation_curve(ax, dirs: list[Path], name: str) -> None:
+def _offline_adaptation_curve(ax, dirs: list[Path], name: str, color: str | None = None) -> None:
     pooled, steps = [], None
     for rd in dirs:
         data = latest_eval(rd)
@@ -148,5 +166,5 @@ def _offline_adaptation_curve(ax, dirs: list[Path], name: str) -> None:
         return
     values = np.concatenate(pooled)
     q25, med, q75 = nan_quantiles(values)  # diverged adaptations (NaN) are left out
-    (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({_seeds(len(pooled))})")
+    (line,) = ax.plot(steps, med, marker="o", ms=3, label=f"{name} ({_seeds(len(pooled))})", color=color)
     ax.fill_between(steps, q25, q75, alpha=0.2, color=line.get_color())

@@ -145,13 +145,10 @@ def _base_family(name: str) -> str:
 
 
 def _distribution(env: str) -> Any:
-    """The distribution ``env`` (None if it cannot be built here)."""
-    from nacre.envs.registry import TaskDistributionError, make_distribution
+    """The distribution ``env`` with its default arguments (an unknown id raises ``TaskDistributionError``)."""
+    from nacre.envs.registry import make_distribution
 
-    try:
-        return make_distribution(env)
-    except (TaskDistributionError, ImportError):
-        return None
+    return make_distribution(env)
 
 
 def onpolicy_preset(config_cls: type[C], algorithm: str, name: str, env: str, overrides: Mapping[str, Any],

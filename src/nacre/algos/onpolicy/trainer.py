@@ -39,10 +39,16 @@ class OnPolicyTrainer:
 
     algorithm = ""
 
-    def __init__(self, cfg: OnPolicyConfig) -> None:
+    def __init__(self, cfg: OnPolicyConfig, tasks: TaskSplit | None = None) -> None:
+        """``tasks``: the run's stored train/test tasks (``tasks.json``), used instead of drawing them again."""
         self.cfg = cfg
         self.distribution = make_distribution(cfg.env, **cfg.env_kwargs)
-        self.split: TaskSplit = self.distribution.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)
+        self.split: TaskSplit = tasks if tasks is not None else self.distribution.split(cfg.seed, cfg.n_train_tasks,
+                                                                                         cfg.n_test_tasks)
+        if (len(self.split.train), len(self.split.test)) != (cfg.n_train_tasks, cfg.n_test_tasks):
+            raise ConfigError(f"the tasks hold {len(self.split.train)} train / {len(self.split.test)} test tasks, but "
+                              f"the config asks for n_train_tasks={cfg.n_train_tasks}, "
+                              f"n_test_tasks={cfg.n_test_tasks}")  # fmt: skip
         self.episode_length = int(self.distribution.episode_length)
         self.horizon = cfg.horizon or self.episode_length
         if self.horizon > self.episode_length:

@@ -1,0 +1,214 @@
+"""MAML-TRPO and ProMP runs end to end: seeding, resume equals never stopping, complete checkpoints, the
+evaluation arrays, the CLI (train, resume, eval, plot); learning on the point robot (slow)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nacre.algos.maml_trpo import MamlTrpoConfig, MamlTrpoTrainer
+from nacre.algos.maml_trpo import preset as maml_preset
+from nacre.algos.promp import PrompConfig, PrompTrainer
+from nacre.algos.promp import preset as promp_preset
+from nacre.cli import main
+from nacre.training.checkpoint import list_checkpoints, load_checkpoint
+from nacre.training.loop import algorithm_classes, load_trainer, train
+
+METHODS = {"maml-trpo": (MamlTrpoTrainer, maml_preset), "promp": (PrompTrainer, promp_preset)}
+
+
+def _trainer(algorithm, **kw):
+    trainer_cls, preset = METHODS[algorithm]
+    return trainer_cls(preset("tiny", "point-robot", **kw))
+
+
+def _params(trainer):
+    return torch.cat([p.detach().flatten() for p in trainer.learner.policy.parameters()])
+
+
+def test_registered_in_the_loop():
+    assert algorithm_classes("maml-trpo") == (MamlTrpoConfig, MamlTrpoTrainer)
+    assert algorithm_classes("promp") == (PrompConfig, PrompTrainer)
+
+
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_same_seed_identical_other_seed_different(algorithm):
+    runs = []
+    for seed in (0, 0, 1):
+        tr = _trainer(algorithm, seed=seed)
+        metrics = tr.train_iteration()
+        runs.append((_params(tr), metrics["returns/train_post"], tr.evaluate().returns))
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    assert not torch.equal(runs[0][0], runs[2][0])
+
+
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_training_and_evaluation_leave_global_rngs_alone_and_evaluation_does_not_change_training(algorithm):
+    np_state = np.random.get_state()[1].copy()
+    torch_state = torch.random.get_rng_state().clone()
+    plain, evaluated = _trainer(algorithm), _trainer(algorithm)
+    plain.train_iteration()
+    evaluated.train_iteration()
+    evaluated.evaluate(num_runs=2, steps=[0, 1, 2])
+    plain.train_iteration()
+    evaluated.train_iteration()
+    assert torch.equal(_params(plain), _params(evaluated))
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+
+
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_resume_equals_never_stopping(tmp_path, algorithm):
+    kw = dict(num_iterations=4, inner_steps=2, eval_every=2, checkpoint_every=1)
+    if algorithm == "promp":
+        kw["adaptive_inner_kl_penalty"] = True  # the penalties are state too
+    straight = _trainer(algorithm, **kw)
+    train(straight, tmp_path / "a", tensorboard=False)
+
+    first = _trainer(algorithm, **kw)
+    train(first, tmp_path / "b", stop_after=3, tensorboard=False)
+    resumed = load_trainer(tmp_path / "b")
+    assert resumed.iteration == 3
+    train(resumed, tmp_path / "b", resumed=True, tensorboard=False)
+
+    assert torch.equal(_params(straight), _params(resumed))
+    assert (straight.env_steps, straight.grad_steps) == (resumed.env_steps, resumed.grad_steps)
+    if algorithm == "promp":
+        a = straight.learner.optimizer.state_dict()["state"][0]["exp_avg"]
+        assert torch.equal(a, resumed.learner.optimizer.state_dict()["state"][0]["exp_avg"])
+        assert straight.learner.kl_penalties == resumed.learner.kl_penalties
+    strip = lambda rows: [{k: v for k, v in json.loads(r).items() if not k.startswith("time/") or k == "time/env_steps"}
+                          for r in rows]  # fmt: skip
+    log_a = strip((tmp_path / "a" / "progress.jsonl").read_text().splitlines())
+    log_b = strip((tmp_path / "b" / "progress.jsonl").read_text().splitlines())
+    assert log_a == log_b and len(log_a) == 4 and "returns/test_steps_1" in log_a[1]
+
+
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_checkpoint_is_complete(tmp_path, algorithm):
+    tr = _trainer(algorithm, num_iterations=1)
+    train(tr, tmp_path / "run", tensorboard=False)
+    ((it, path),) = list_checkpoints(tmp_path / "run" / "checkpoints")
+    state = load_checkpoint(path)
+    assert it == 1 and state["counters"]["iteration"] == 1 and state["counters"]["env_steps"] == tr.env_steps
+    assert state["algorithm"] == algorithm and state["config"] == tr.cfg.to_dict()
+    assert set(state["learner"]["policy"]) == {"w0", "b0", "w1", "b1", "log_std"}
+    assert set(state["rng"]) >= {"collect", "eval", "torch_init"}
+    if algorithm == "promp":
+        assert state["learner"]["optimizer"]["state"] and state["learner"]["kl_penalties"] == [tr.cfg.inner_kl_penalty]
+
+
+def test_stored_tasks_are_used_instead_of_a_new_split():
+    from nacre.config import ConfigError
+    from nacre.envs.base import TaskSplit
+
+    split = TaskSplit(train=tuple({"goal": [0.1 * i, 0.0]} for i in range(4)),
+                      test=({"goal": [0.5, 0.5]}, {"goal": [-0.5, 0.5]}))  # fmt: skip
+    cfg = maml_preset("tiny", "point-robot")
+    assert MamlTrpoTrainer(cfg, tasks=split).split == split
+    with pytest.raises(ConfigError, match="n_train_tasks"):
+        MamlTrpoTrainer(cfg.replace(n_train_tasks=5), tasks=split)
+
+
+def test_evaluation_arrays_have_the_shared_layout():
+    tr = _trainer("maml-trpo", n_test_tasks=3)
+    tr.train_iteration()
+    result = tr.evaluate(num_runs=2, steps=[0, 1, 3], num_rollouts=3)
+    assert result.returns.shape == result.dense_returns.shape == result.diverged.shape == (2, 3, 3)
+    assert result.steps.tolist() == [0, 1, 3] and result.rollouts == 3 and result.num_transitions == 3 * tr.horizon
+    assert (result.lengths == tr.horizon).all() and not result.diverged.any()
+    assert set(result.to_dict()) >= {"returns", "dense_returns", "success", "lengths", "steps", "diverged",
+                                     "num_transitions", "rollouts"}  # fmt: skip
+    metrics = tr.eval_metrics(result)
+    assert metrics["returns/test"] == pytest.approx(result.returns[:, :, 2].mean())
+    assert metrics["returns/test_prior_only"] == pytest.approx(result.returns[:, :, 0].mean())
+    # --transitions N asks for ceil(N / horizon) rollouts per adaptation step
+    assert tr.evaluate(num_transitions=2 * tr.horizon + 1, steps=[0]).rollouts == 3
+
+
+def test_sparse_rewards_reach_the_inner_step_and_the_reported_returns():
+    tr = _trainer("promp", num_iterations=1)
+    sparse = METHODS["promp"][0](METHODS["promp"][1]("tiny", "sparse-point-robot"))
+    assert sparse.cfg.sparse_rewards and sparse.adapter().sparse_rewards
+    sparse.train_iteration()
+    result = sparse.evaluate()
+    assert (result.returns >= 0).all() and (result.dense_returns < 0).all()  # sparse in [0, 1], dense negative
+    assert "success/test_steps_1" in sparse.eval_metrics(result) and not tr.cfg.sparse_rewards
+
+
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_cli_train_resume_eval_plot(tmp_path, capsys, algorithm):
+    run = tmp_path / "run"
+    assert main(["train", algorithm, "point-robot", "--preset", "tiny", "--run-dir", str(run), "--no-progress",
+                 "--no-tensorboard", "--iterations", "1"]) == 0  # fmt: skip
+    assert json.loads((run / "config.json").read_text())["algorithm"] == algorithm
+    assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard"]) == 0
+    assert load_trainer(run).iteration == 2
+    finals = sorted((run / "eval").glob("adaptation_iter000002_final.npz"))
+    assert finals
+    with np.load(finals[0]) as data:
+        assert data["returns"].shape == (1, 2, 2) and data["steps"].tolist() == [0, 1]
+    capsys.readouterr()
+    assert main(["eval", str(run), "--steps", "2", "--runs", "2", "--transitions", "25", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "adaptation" in out
+    with np.load(run / "eval" / "adaptation_iter000002_test.npz") as data:
+        assert data["returns"].shape == (2, 2, 3) and int(data["rollouts"]) == 3
+    summary = json.loads((run / "eval" / "adaptation_iter000002_test.json").read_text())
+    assert summary["adaptation_steps"] == [0, 1, 2]
+    assert main(["plot", str(run), "--out", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    rows = [json.loads(r) for r in (run / "progress.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["time/env_steps_per_second"] > 0 for r in rows)
+
+
+def test_plot_puts_pearl_and_on_policy_runs_on_one_figure(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from nacre.algos.pearl import PearlTrainer
+    from nacre.algos.pearl import preset as pearl_preset
+    from nacre.evaluation.plots import plot_runs
+
+    runs = {"pearl": PearlTrainer(pearl_preset("tiny", "point-robot", num_iterations=1)),
+            "maml": _trainer("maml-trpo", num_iterations=1), "promp": _trainer("promp", num_iterations=1)}  # fmt: skip
+    for name, tr in runs.items():
+        train(tr, tmp_path / name, tensorboard=False)
+    labels = []
+    set_labels = matplotlib.axes.Axes.set
+    monkeypatch.setattr(matplotlib.axes.Axes, "set", lambda ax, **kw: labels.append(kw.get("xlabel")) or
+                        set_labels(ax, **kw))  # fmt: skip
+    plot_runs([tmp_path / n for n in runs], tmp_path / "all.png", labels=["PEARL", "MAML-TRPO", "ProMP"])
+    assert (tmp_path / "all.png").stat().st_size > 0
+    assert labels[:3] == ["meta-training env steps", "trajectory k (after k-1 of context)",
+                          "test-time adaptation steps"]  # fmt: skip
+
+
+def test_cli_rejects_another_methods_flags():
+    assert main(["train", "maml-trpo", "point-robot", "--preset", "tiny", "--clip-eps", "0.2",
+                 "--no-progress"]) == 2  # fmt: skip
+
+
+# ---------------------------------------------------------------- learning (slow)
+
+
+def _paired(result_a, result_b):
+    """Mean and standard error of a - b over (run, task) pairs."""
+    diff = (result_a - result_b).reshape(-1)
+    return diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", list(METHODS))
+def test_learns_to_adapt_on_the_point_robot(algorithm):
+    trainer_cls, preset = METHODS[algorithm]
+    tr = trainer_cls(preset("fast", "point-robot", num_iterations=30))
+    before = tr.evaluate(num_runs=2, num_rollouts=20, rng=np.random.default_rng(0)).returns
+    for _ in range(tr.cfg.num_iterations):
+        tr.train_iteration()
+    after = tr.evaluate(num_runs=2, num_rollouts=20, rng=np.random.default_rng(0)).returns
+    gain, gain_se = _paired(after[:, :, 1], after[:, :, 0])
+    assert gain > gain_se, (gain, gain_se)  # one adaptation step helps on held-out goals
+    learned, learned_se = _paired(after[:, :, 1], before[:, :, 1])
+    assert learned > learned_se, (learned, learned_se)  # and meta-training improved the adapted return
