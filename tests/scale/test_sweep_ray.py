@@ -122,3 +122,34 @@ def test_raising_trial_is_reported_and_others_finish(tmp_path, local_ray, monkey
     result = run_sweep(spec, tmp_path / "sweep")
     assert result.finished == ["pearl-point-robot-tiny-s0"]
     assert "injected failure after 2 iterations" in result.failed["pearl-point-robot-tiny-s1"]
+
+
+def test_reproduce_runs_the_sweep_then_the_report(tmp_path, local_ray, monkeypatch, capsys):
+    from nacre.scale import reproduce
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "tiny-fig.yaml").write_text(textwrap.dedent("""
+        name: tiny-fig
+        defaults: {distribution: sparse-point-robot, preset: tiny}
+        scales:
+          cpu: {defaults: {seeds: [0, 1]}}
+          paper: {defaults: {seeds: [0, 1, 2]}}
+        report: {metric: success, bootstrap_reps: 200}
+        entries:
+          - algorithm: pearl
+            grid: {use_information_bottleneck: [true, false]}
+          - algorithm: maesn-not-yet
+        """).replace("maesn-not-yet", "maesn"))  # fmt: skip
+    monkeypatch.setattr(reproduce, "specs_dir", lambda: specs)
+    from nacre.training import loop
+
+    monkeypatch.setattr(loop, "ALGORITHMS", {k: v for k, v in loop.ALGORITHMS.items() if k != "maesn"})
+    root = tmp_path / "fig"
+    assert main(["reproduce", "tiny-fig", "--scale", "cpu", "--root", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert "skipping 2 maesn trials of entry 2 (sparse-point-robot): algorithm 'maesn' is not in this nacre yet" in err
+    assert "4 trials trained" in err and (root / "report" / "report.md").is_file()
+    report = (root / "report" / "report.md").read_text()
+    assert "use_information_bottleneck=false" in report and "--metric success" in report

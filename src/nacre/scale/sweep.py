@@ -397,7 +397,8 @@ def _fit(todo: list[TrialPlan], root: Path, result: SweepResult, sweep_name: str
     tuner = tune.Tuner(
         trainable,
         param_space=params,
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent,
+        # reuse_actors: a lane's next trial runs in the same worker process (torch and nacre already imported)
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True,
                                     trial_name_creator=lambda t: t.config["name"],
                                     trial_dirname_creator=lambda t: t.config["name"]),
         run_config=tune.RunConfig(name=f"{sweep_name}-{stamp}", storage_path=str(root / ".tune"), verbose=0,
