@@ -1,8 +1,8 @@
 """The ``nacre`` command: train, eval, video, plot, list, dataset.
 
-Every config field is a flag of ``nacre train`` (``--meta-batch 8``), generated from
-:class:`~nacre.algos.pearl.config.PearlConfig` and :class:`~nacre.algos.macaw.config.MacawConfig`, so
-defaults live in one place: the chosen preset. A flag of another algorithm's config is refused.
+Every config field of the chosen algorithm is a flag of ``nacre train`` (``--meta-batch 8``), generated from the
+algorithm's config dataclass by :mod:`nacre.cli_train`, so defaults live in one place: the chosen preset. A flag
+of another algorithm's config is refused.
 User errors print one line ``nacre: error: ...`` and exit with status 2; nothing is overwritten.
 """
 
@@ -16,7 +16,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,22 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """Command-line mistakes as one line ``nacre: error: ...`` (exit status 2) instead of the whole usage."""
+    """Command-line mistakes as one line ``nacre: error: ...`` (exit status 2) instead of the whole usage.
+
+    With ``pass_through=NAME`` a (sub)parser parses nothing: its words go to ``NAME`` as a list (``nacre train``
+    reads its own, :mod:`nacre.cli_train`).
+    """
+
+    def __init__(self, *args: Any, pass_through: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pass_through = pass_through
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self.pass_through is None:
+            return super().parse_known_args(args, namespace)
+        namespace = argparse.Namespace() if namespace is None else namespace
+        setattr(namespace, self.pass_through, list(sys.argv[1:] if args is None else args))
+        return namespace, []
 
     def error(self, message: str) -> Any:
         self.exit(2, f"nacre: error: {message} (see {self.prog} --help)\n")
@@ -47,64 +61,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _warn_line(message: str) -> None:
     print(f"nacre: warning: {message}", file=sys.stderr)
-
-
-def _parse_value(text: str, kind: str) -> Any:
-    if kind == "bool":
-        lowered = text.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if kind.startswith("dict"):
-        out: dict[str, Any] = {}
-        for item in filter(None, text.split(",")):
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise argparse.ArgumentTypeError(f"expected key=value[,key=value], got {text!r}")
-            try:
-                out[key] = json.loads(value)
-            except json.JSONDecodeError:
-                out[key] = value
-        return out
-    return text
-
-
-def _config_classes() -> dict[str, Any]:
-    from nacre.training.loop import ALGORITHMS, algorithm_classes
-
-    return {name: algorithm_classes(name)[0] for name in ALGORITHMS}
-
-
-def _config_flags(parser: argparse.ArgumentParser, skip: Sequence[str]) -> None:
-    seen = set(skip)
-    for config_cls in _config_classes().values():
-        group = parser.add_argument_group(f"{config_cls.label} config (override the preset; shared flags listed once)")
-        for f in fields(config_cls):
-            if f.name in seen:
-                continue
-            seen.add(f.name)
-            _config_flag(group, f, config_cls)
-
-
-def _config_flag(group: Any, f: Any, config_cls: Any) -> None:
-    kind = f.type if isinstance(f.type, str) else f.type.__name__
-    kind = "str" if kind in config_cls.type_aliases else kind
-    group.add_argument(
-        f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.split("[")[0].upper(),
-        type=lambda s, k=kind: _parse_value(s, k),  # argparse names the flag in its message
-    )
 
 
 def _type_matches(value: Any, hint: Any) -> bool:
@@ -165,18 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nacre {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="meta-train an agent (or --resume a run)")
-    from nacre.training.loop import ALGORITHMS
-
-    train.add_argument("algorithm", nargs="?", choices=list(ALGORITHMS), help="algorithm")
-    train.add_argument("distribution", nargs="?", help="task distribution id, e.g. sparse-point-robot")
-    train.add_argument("--preset", default="fast", help="paper | fast | quick (PEARL) | tiny (default: fast)")
-    train.add_argument("--run-dir", type=Path, default=None, help="where to write the run (default: runs/...)")
-    train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue a stopped run")
-    train.add_argument("--iterations", type=int, default=None, help="stop after this many more iterations")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    train.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard events")
-    _config_flags(train, skip=("env",))
+    # ALGORITHM, DISTRIBUTION, run options and the algorithm's settings: read by nacre.cli_train
+    sub.add_parser("train", help="meta-train an agent (or --resume a run); nacre train ALGORITHM --help lists "
+                                 "its settings", add_help=False, pass_through="train_argv")  # fmt: skip
 
     ev = sub.add_parser("eval", help="adaptation curves of a trained run on held-out tasks")
     ev.add_argument("run_dir", type=Path)
@@ -269,16 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # ---------------------------------------------------------------------- train
-def _config_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
+    from nacre import cli_train
     from nacre.training.loop import algorithm_classes, check_device, read_run_config, resume_trainer, train
 
-    overrides = _config_overrides(args)
+    command = cli_train.parse_command(args.train_argv)
+    for name in ("algorithm", "distribution", "preset", "run_dir", "resume", "iterations", "no_progress",
+                 "no_tensorboard"):  # fmt: skip
+        setattr(args, name, getattr(command, name))
+    if command.help:
+        return cli_train.show_help(command)
     if args.iterations is not None and args.iterations < 1:
         raise UserError(f"--iterations must be 1 or more, got {args.iterations}")
     if args.resume is not None:
@@ -286,23 +235,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UserError("--resume continues an existing run: give no algorithm or distribution")
         _, saved_cfg = read_run_config(args.resume)
         allowed = saved_cfg.run_only_fields
-        bad = sorted(set(overrides) - allowed)
+        bad = cli_train.unchangeable_settings(command.settings, allowed)
         if bad:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
+        overrides = cli_train.read_settings(type(saved_cfg), command.settings, "nacre train --resume RUN_DIR")
         trainer = resume_trainer(args.resume, device=overrides.pop("device", None), warn=_warn_line)
         if overrides:
             trainer.set_run_options(**overrides)
         run_dir, resumed = args.resume, True
     else:
         if args.algorithm is None or args.distribution is None:
-            raise UserError("usage: nacre train pearl|macaw <task-distribution> [--preset ...] (or --resume RUN_DIR)")
+            raise UserError(cli_train.usage_line())
         from nacre.envs.registry import make_distribution
 
         config_cls, trainer_cls = algorithm_classes(args.algorithm)
-        foreign = sorted(set(overrides) - {f.name for f in fields(config_cls)})
+        foreign = cli_train.foreign_settings(config_cls, command.settings)
         if foreign:
-            flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
-            raise UserError(f"{flags}: not a {config_cls.label} setting")
+            raise UserError(foreign)
+        overrides = cli_train.read_settings(config_cls, command.settings, f"nacre train {args.algorithm}")
         _check_env_kwargs(args.distribution, overrides.get("env_kwargs", {}))
         make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
         preset = importlib.import_module(config_cls.__module__).preset

@@ -109,16 +109,16 @@ def test_report_on_real_runs(pearl_runs, tmp_path, capsys):
 
 
 def test_derived_command_rebuilds_the_config(pearl_runs):
-    from nacre.algos.pearl.config import preset
-    from nacre.cli import build_parser
+    from nacre.algos.pearl.config import PearlConfig, preset
+    from nacre.cli_train import config_overrides, parse_command
 
     for run in pearl_runs.values():
         meta = read_meta(run)
         words = shlex.split(derive_command(meta))
         assert words[:2] == ["nacre", "train"]
-        args = build_parser().parse_args(words[1:])
-        overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
-        assert preset(args.preset, args.distribution, **overrides).to_dict() == meta["config"]
+        command = parse_command(words[2:])
+        overrides = config_overrides(PearlConfig, command.settings)
+        assert preset(command.preset, command.distribution, **overrides).to_dict() == meta["config"]
 
 
 def test_recorded_command_and_git_revision_are_used(pearl_runs, tmp_path):
