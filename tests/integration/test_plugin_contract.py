@@ -349,3 +349,21 @@ def test_cli_with_a_broken_mujoco_prints_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "nacre.cli", "list"], capture_output=True, text=True, env=env,
                          timeout=300)  # fmt: skip
     assert out.returncode == 0 and "point-robot-v1" in out.stdout
+
+
+def test_metaworld_missing_gives_the_install_command(monkeypatch):
+    import nacre.envs.metaworld as nmw
+
+    real = nmw.importlib.import_module
+
+    def without_metaworld(name, *args):
+        if name == "metaworld":
+            raise ModuleNotFoundError("No module named 'metaworld'", name="metaworld")
+        return real(name, *args)
+
+    monkeypatch.setattr(nmw.importlib, "import_module", without_metaworld)
+    monkeypatch.setattr(nmw, "_CACHE", {})
+    dist = make_distribution("ml1-reach-v3")  # the ids exist without metaworld
+    assert dist.episode_length == 500 and dist.id == "ml1-reach-v3"
+    with pytest.raises(TaskDistributionError, match=r'Meta-World is not installed: .*pip install -e ".\[metaworld\]"'):
+        dist.split(0, 5, 5)
