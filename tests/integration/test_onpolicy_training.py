@@ -203,7 +203,7 @@ def _paired(result_a, result_b):
 @pytest.mark.parametrize("algorithm", list(METHODS))
 def test_learns_to_adapt_on_the_point_robot(algorithm):
     trainer_cls, preset = METHODS[algorithm]
-    tr = trainer_cls(preset("fast", "point-robot", num_iterations=30))
+    tr = trainer_cls(preset("fast", "point-robot", num_iterations=15))
     before = tr.evaluate(num_runs=2, num_rollouts=20, rng=np.random.default_rng(0)).returns
     for _ in range(tr.cfg.num_iterations):
         tr.train_iteration()
