@@ -276,13 +276,23 @@ def test_env_pool_shares_environments_by_key():
         envs = pool.envs(list(tasks[start : start + 2]))
         assert [e.goal for e in envs] == [t["goal"] for t in tasks[start : start + 2]]
     assert pool.num_envs == 2  # independent of the number of tasks
+    from nacre.envs.pool import batches_by_key
+
+    mixed = [{"goal": 0.1, "k": "a"}, {"goal": 0.2, "k": "a"}, {"goal": 0.3, "k": "b"}, {"goal": 0.4, "k": "a"}]
+
+    class Keyed(LineGoals):
+        def env_key(self, task):
+            return task["k"]
+
+    assert batches_by_key(Keyed(), mixed) == [[0, 2], [1], [3]]
+    assert batches_by_key(Keyed(), mixed, per_key=2) == [[0, 1, 2], [3]]
+    assert batches_by_key(LineGoals(), mixed) == [[0, 1, 2, 3]]  # unkeyed: all together, as before
     unshared = EnvPool(LineGoals(), cache_unkeyed=True)
     unshared.envs(list(tasks), ids=list(range(6)))
     assert unshared.num_envs == 6
 
 
-def test_success_logged_for_any_family_that_reports_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(PearlTrainer, "shared_env_batch", 2)  # at most 2 tasks side by side
+def test_success_logged_for_any_family_that_reports_it(tmp_path):
     cfg = preset("tiny", "line-goals", num_iterations=1, env_kwargs={"shared": True})
     trainer = PearlTrainer(cfg)
     assert trainer.reports_success and trainer.shares_envs
@@ -290,7 +300,8 @@ def test_success_logged_for_any_family_that_reports_it(tmp_path, monkeypatch):
     assert {"success/test", "success/test_traj_1", "success/train_prior"} <= set(metrics)
     groups = {k for k in metrics if k.startswith("success/test_class/")}
     assert groups <= {"success/test_class/left", "success/test_class/right"} and groups
-    assert trainer.env_pool.num_envs <= 2 < cfg.n_train_tasks  # bounded by the batch, not the tasks
+    assert trainer.env_pool.num_envs == 1 < cfg.n_train_tasks  # one environment for the one key
+    assert trainer.eval_pool.num_envs == 1
     csv_header = (tmp_path / "run" / "progress.csv").read_text().splitlines()[0]
     assert "success/test" in csv_header.split(",")
     from nacre.evaluation.adaptation import format_adaptation

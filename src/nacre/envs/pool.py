@@ -75,3 +75,21 @@ class EnvPool:
         self._shared.clear()
         self._own.clear()
         self._transient.clear()
+
+
+def batches_by_key(distribution: TaskDistribution, tasks: Sequence[Task], per_key: int = 1) -> list[list[int]]:
+    """Indices of ``tasks`` cut into batches that hold at most ``per_key`` tasks of any one
+    :meth:`~nacre.envs.base.TaskDistribution.env_key` (round robin over the keys; each batch in the original
+    order). Stepping such batches side by side needs at most ``per_key`` environments per key. Unkeyed tasks
+    are never split: a family without keys gets one batch of everything (``[[0, 1, ..., n - 1]]``)."""
+    if per_key < 1:
+        raise ValueError(f"per_key must be >= 1, got {per_key}")
+    groups: dict[Hashable, list[int]] = {}
+    free: list[int] = []
+    for i, task in enumerate(tasks):
+        key = distribution.env_key(task)
+        (free if key is None else groups.setdefault(key, [])).append(i)
+    rounds = max((-(-len(g) // per_key) for g in groups.values()), default=1)
+    out = [sorted(([*free] if r == 0 else []) + [i for g in groups.values() for i in g[r * per_key:(r + 1) * per_key]])
+           for r in range(rounds)]  # fmt: skip
+    return [b for b in out if b]

@@ -79,17 +79,18 @@ def adaptation_curves(
     sparse: bool = False,
     progress: Callable[[int], None] | None = None,
     envs_for: Callable[[list[Any]], list[gym.Env]] | None = None,
-    chunk_size: int | None = None,
+    batches: Callable[[list[Any]], list[list[int]]] | None = None,
     groups: Sequence[str | None] | None = None,
 ) -> AdaptationResult:
     """Run the protocol ``num_runs`` times on every task; see the module docstring.
 
     All (run, task) pairs advance together: trajectory ``k`` of every pair is one lockstep batch. With
-    ``chunk_size``, at most that many pairs run together (the protocol runs chunk after chunk), so the
-    environments in use at once stay few. ``envs_for`` (e.g. :meth:`nacre.envs.pool.EnvPool.envs`) provides
-    the environments of a chunk; it owns them (they are not closed here). Without it every pair gets
-    ``make_env(task)``, closed at the end. ``progress`` is called with 1 after each trajectory index of a chunk.
-    ``groups`` (one label per task) are kept in the result for per-group success.
+    ``batches`` (the pairs' tasks -> lists of pair positions, e.g. :func:`nacre.envs.pool.batches_by_key`),
+    the protocol runs batch after batch, so few environments are in use at once. ``envs_for`` (e.g.
+    :meth:`nacre.envs.pool.EnvPool.envs`) provides the environments of a batch; it owns them (they are not
+    closed here). Without it every pair gets ``make_env(task)``, closed at the end. ``progress`` is called
+    with 1 after each trajectory index of a batch. ``groups`` (one label per task) are kept in the result for
+    per-group success.
     """
     pairs = [(run, ti) for run in range(num_runs) for ti in range(len(tasks))]
     shape = (num_runs, len(tasks), num_trajectories)
@@ -101,9 +102,9 @@ def adaptation_curves(
         if reward is not None and "success" in info:
             reported[0] = True
 
-    size = chunk_size or max(1, len(pairs))
-    for start in range(0, len(pairs), size):
-        chunk = pairs[start : start + size]
+    cuts = batches([tasks[ti] for _, ti in pairs]) if batches is not None else [list(range(len(pairs)))]
+    for cut in cuts:
+        chunk = [pairs[i] for i in cut]
         chunk_tasks = [tasks[ti] for _, ti in chunk]
         envs = envs_for(chunk_tasks) if envs_for is not None else [make_env(t) for t in chunk_tasks]
         state = adapter.begin(len(chunk))

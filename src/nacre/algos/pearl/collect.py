@@ -28,15 +28,17 @@ class PearlCollector:
     def __init__(
         self, cfg: PearlConfig, learner: PearlLearner, env_for_task: Callable[[int], gym.Env],
         rl_buffer: MultiTaskReplayBuffer, enc_buffer: MultiTaskReplayBuffer, episode_length: int,
-        envs_for_tasks: Callable[[list[int]], list[gym.Env]] | None = None, max_batch: int | None = None,
+        envs_for_tasks: Callable[[list[int]], list[gym.Env]] | None = None,
+        batches: Callable[[list[int]], list[list[int]]] | None = None,
     ) -> None:  # fmt: skip
         """``envs_for_tasks`` (optional) returns distinct environments for a batch of train tasks at once (a
-        shared :class:`~nacre.envs.pool.EnvPool`); ``max_batch`` caps how many tasks :meth:`initial` steps
-        together, so a family whose tasks share environments never needs one environment per task."""
+        shared :class:`~nacre.envs.pool.EnvPool`); ``batches`` (optional) cuts a list of distinct tasks into the
+        lists of task positions stepped side by side (e.g. at most one task per environment class, so a family
+        whose tasks share environments needs one environment per class); default: all together."""
         self.cfg, self.learner = cfg, learner
         self.env_for_task = env_for_task
         self.envs_for_tasks = envs_for_tasks or (lambda tasks: [env_for_task(t) for t in tasks])
-        self.max_batch = max_batch
+        self.batches = batches or (lambda tasks: [list(range(len(tasks)))])
         self.rl_buffer, self.enc_buffer = rl_buffer, enc_buffer
         self.episode_length = episode_length
 
@@ -79,12 +81,11 @@ class PearlCollector:
         return out
 
     def initial(self, tasks: list[int], rng: np.random.Generator, context_rng: np.random.Generator) -> list[Trajectory]:
-        """Iteration 0: ``num_initial_steps`` per train task with z from the prior, into both buffers (in
-        batches of ``max_batch`` tasks when set)."""
-        size = self.max_batch or max(1, len(tasks))
+        """Iteration 0: ``num_initial_steps`` per train task with z from the prior, into both buffers (batch by
+        batch, see ``batches``)."""
         out: list[Trajectory] = []
-        for start in range(0, len(tasks), size):
-            out += self.collect(tasks[start : start + size], self.cfg.num_initial_steps, False, True, rng, context_rng)
+        for batch in self.batches(tasks):
+            out += self.collect([tasks[i] for i in batch], self.cfg.num_initial_steps, False, True, rng, context_rng)
         return out
 
     def iteration(
@@ -92,18 +93,24 @@ class PearlCollector:
     ) -> dict[str, list[Trajectory]]:
         """The sampled tasks' share of an iteration: for each task, clear its encoder buffer, then prior,
         posterior and extra-RL-posterior episodes. A task drawn twice is handled twice, in a later wave."""
-        cfg = self.cfg
         out: dict[str, list[Trajectory]] = {"prior": [], "posterior": [], "extra": []}
-        for wave in _waves(tasks):
-            for task in wave:
-                self.enc_buffer.clear(task)
-            if cfg.num_steps_prior:
-                out["prior"] += self.collect(wave, cfg.num_steps_prior, False, True, rng, context_rng)
-            if cfg.num_steps_posterior:
-                out["posterior"] += self.collect(wave, cfg.num_steps_posterior, True, True, rng, context_rng)
-            if cfg.num_extra_rl_steps_posterior:
-                out["extra"] += self.collect(wave, cfg.num_extra_rl_steps_posterior, True, False, rng, context_rng)
+        for whole_wave in _waves(tasks):
+            for batch in self.batches(whole_wave):
+                self._wave([whole_wave[i] for i in batch], out, rng, context_rng)
         return out
+
+    def _wave(self, wave: list[int], out: dict[str, list[Trajectory]], rng: np.random.Generator,
+              context_rng: np.random.Generator) -> None:  # fmt: skip
+        """One batch of distinct tasks: clear their encoder buffers, then the prior, posterior and extra phases."""
+        cfg = self.cfg
+        for task in wave:
+            self.enc_buffer.clear(task)
+        if cfg.num_steps_prior:
+            out["prior"] += self.collect(wave, cfg.num_steps_prior, False, True, rng, context_rng)
+        if cfg.num_steps_posterior:
+            out["posterior"] += self.collect(wave, cfg.num_steps_posterior, True, True, rng, context_rng)
+        if cfg.num_extra_rl_steps_posterior:
+            out["extra"] += self.collect(wave, cfg.num_extra_rl_steps_posterior, True, False, rng, context_rng)
 
 
 def _waves(tasks: Sequence[int]) -> list[list[int]]:

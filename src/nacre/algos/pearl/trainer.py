@@ -16,7 +16,7 @@ from nacre.algos.pearl.learner import PearlLearner
 from nacre.algos.pearl.sampling import sample_context, sample_rl_batch
 from nacre.buffers.replay import MultiTaskReplayBuffer
 from nacre.envs.base import TaskSplit, split_to_json
-from nacre.envs.pool import EnvPool
+from nacre.envs.pool import EnvPool, batches_by_key
 from nacre.envs.registry import TaskDistributionError, make_distribution
 from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
 from nacre.seeding import SeedTree
@@ -29,9 +29,10 @@ class PearlTrainer:
     """Everything a PEARL run needs between two iterations; checkpointable with ``state_dict``."""
 
     algorithm = "pearl"
-    #: a family whose tasks share environments (Meta-World) runs at most this many tasks' episodes side by side
-    #: in the initial collection and in evaluation, so it never holds one environment per task
-    shared_env_batch = 32
+    #: a family whose tasks share environments (Meta-World: by class) steps at most this many tasks of one class
+    #: side by side, in collection and in evaluation, so it holds that many environments per class, whatever the
+    #: number of tasks per class
+    envs_per_class = 1
 
     def __init__(self, cfg: PearlConfig, tasks: TaskSplit | None = None) -> None:
         """``tasks``: the run's stored train/test tasks (``tasks.json``), used instead of drawing them again."""
@@ -60,7 +61,7 @@ class PearlTrainer:
         self.enc_buffer = MultiTaskReplayBuffer(self.obs_dim, self.action_dim, cfg.replay_buffer_size)
         self.collector = PearlCollector(cfg, self.learner, self._train_env, self.rl_buffer, self.enc_buffer,
                                         self.episode_length, envs_for_tasks=self._train_envs,
-                                        max_batch=self.shared_env_batch if self.shares_envs else None)  # fmt: skip
+                                        batches=self._train_batches)  # fmt: skip
         self.iteration = 0  # completed iterations
         self.env_steps = 0
         self.grad_steps = 0
@@ -95,6 +96,10 @@ class PearlTrainer:
 
     def _train_env(self, task: int) -> gym.Env:
         return self._train_envs([task])[0]
+
+    def _train_batches(self, tasks: list[int]) -> list[list[int]]:
+        """Positions in ``tasks`` stepped side by side: at most :attr:`envs_per_class` per shared environment."""
+        return batches_by_key(self.distribution, [self.split.train[t] for t in tasks], self.envs_per_class)
 
     def _train_envs(self, tasks: list[int]) -> list[gym.Env]:
         """Distinct environments for these train tasks (shared through set_task where the family allows)."""
@@ -174,7 +179,8 @@ class PearlTrainer:
                 num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
                 rng, sparse=cfg.sparse_rewards,
                 progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
-                envs_for=self.eval_pool.envs, chunk_size=self.shared_env_batch if self.shares_envs else None,
+                envs_for=self.eval_pool.envs,
+                batches=lambda tasks: batches_by_key(self.distribution, tasks, self.envs_per_class),
                 groups=[self.distribution.task_group(t) for t in task_list],
             )  # fmt: skip
         finally:
