@@ -170,15 +170,16 @@ def sample_rollouts(pool: EnvPool, act: ActFn, rollouts_per_task: int, horizon: 
                 sample = mean
             else:
                 sample = mean + np.asarray(std, dtype=np.float32) * rng.standard_normal(mean.shape, dtype=np.float32)
+            finite = np.isfinite(sample).all(axis=-1)
+            if not finite.all():  # played as zeros, flagged
+                diverged[:, start : start + w] |= ~finite & running
+                sample = np.where(finite[..., None], sample, np.float32(0.0))
+            to_env = env_action(sample, low, high, action_scale)  # the whole batch in one call
             for m, j in zip(*np.nonzero(running), strict=True):
                 k = start + j
-                a = sample[m, j]
-                if not np.isfinite(a).all():
-                    diverged[m, k] = True
-                    a = np.zeros_like(a)
-                next_obs, reward, term, trunc, info = pool.envs[m][j].step(env_action(a, low, high, action_scale))
+                next_obs, reward, term, trunc, info = pool.envs[m][j].step(to_env[m, j])
                 obs[m, k, t] = current[m, j]
-                actions[m, k, t] = a
+                actions[m, k, t] = sample[m, j]
                 rewards[m, k, t] = reward
                 sparse[m, k, t] = info.get("sparse_reward", reward)
                 mask[m, k, t] = 1.0
