@@ -70,7 +70,8 @@ def field_docs(config_cls: type) -> dict[str, FieldDoc]:
     for klass in reversed(config_cls.__mro__):
         if "__annotations__" in vars(klass):
             docs.update(_class_docs(klass))
-    return docs
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return {name: doc for name, doc in docs.items() if name in names}
 
 
 @functools.cache
