@@ -185,7 +185,10 @@ def onpolicy_preset(config_cls: type[C], algorithm: str, name: str, env: str, ov
                       inner_lr=0.05 if rand_params else 0.1, inner_steps=2 if base == "ant-goal" else 1)  # fmt: skip
         values["eval_steps"] = values["inner_steps"]
     if name == "paper":
-        values.update(meta_batch=40, rollouts_per_task=20, num_iterations=1001, eval_every=10, eval_rollouts=20)
+        # 10 environments per task slot (the 20 rollouts in two waves): half the environments' memory (about
+        # 1 MB each for MuJoCo), the same method
+        values.update(meta_batch=40, rollouts_per_task=20, num_iterations=1001, eval_every=10, eval_rollouts=20,
+                      envs_per_task=10)  # fmt: skip
     elif name == "fast":  # a CPU budget: half the tasks, half the rollouts, fewer iterations
         values.update(meta_batch=20, rollouts_per_task=10, num_iterations=100, eval_every=10, eval_rollouts=10,
                       checkpoint_every=5)  # fmt: skip
