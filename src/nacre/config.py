@@ -104,20 +104,29 @@ class OfflineRunConfig(ConfigBase):
     dataset: str = ""
     #: part of each task's buffer to train on: all, or the first / middle / last ``window_transitions``
     data_window: DataWindow = "all"
+    #: size of the first / middle / last window of data_window
     window_transitions: int = 0
     # meta-test (REFERENCE 2.2: 256 transitions of the test task, one adaptation step, one episode)
+    #: offline transitions of each test task the meta-test adapts on (k)
     eval_transitions: int = 256
     #: test-time adaptation steps of the evaluations during training (the log also has the un-adapted return)
     eval_steps: int = 1
+    #: independent meta-test runs per test task
     num_evals: int = 1
+    #: evaluate on the test tasks every N iterations (and after the last)
     eval_every: int = 10
     # run
+    #: training iterations
     num_iterations: int = 100
     #: gradient (outer) steps per iteration (one log row, evaluation and checkpoint at most per iteration)
     steps_per_iteration: int = 1000
+    #: root seed of the run: networks, batches, evaluation
     seed: int = 0
+    #: torch device: cpu, cuda[:N] or mps
     device: str = "cpu"
+    #: write a checkpoint every N iterations (and where the run stops)
     checkpoint_every: int = 1
+    #: newest checkpoints kept; older ones are deleted
     keep_checkpoints: int = 2
 
     @property

@@ -25,17 +25,26 @@ class MacawConfig(OfflineRunConfig):
     type_aliases: ClassVar[dict[str, type]] = {"AdvantageReturns": str, "InnerRoute": str, "DataWindow": str}
 
     # networks (REFERENCE 2.2)
+    #: width of the policy's hidden layers
     policy_hidden_size: int = 100
+    #: hidden layers of the policy
     policy_hidden_layers: int = 3
+    #: width of the value network's hidden layers
     value_hidden_size: int = 100
+    #: hidden layers of the value network
     value_hidden_layers: int = 3
+    #: the policy's inner-loop loss adds advantage regression through a head on its features (weight lambda, learned)
     advantage_head: bool = True
+    #: hidden width of the advantage head
     advantage_head_size: int = 32
     #: each layer's weights and bias are a learned linear map of a learned latent (the paper's weight transform)
     weight_transform: bool = True
+    #: size of the latent the weight transform maps to each layer's weights
     weight_transform_latent: int = 100
+    #: fixed std of the Gaussian policy
     action_std: float = 0.2
     # inner loop
+    #: inner-loop (adaptation) gradient steps per task
     inner_steps: int = 1
     #: initial inner learning rate; one learned rate per parameter tensor, lr = softplus(raw)
     inner_lr_init: float = 1e-3
@@ -43,6 +52,7 @@ class MacawConfig(OfflineRunConfig):
     lr_lr: float = 1e-3
     #: initial advantage-loss coefficient lambda (learned, lambda = softplus(raw))
     advantage_coef_init: float = 0.01
+    #: meta-gradients through the inner steps' gradients; off: first order (FOMAML)
     second_order: bool = True
     #: "structured" applies adapted weight-transform layers without per-task copies of the generating map;
     #: "plain" differentiates through per-task copies of every meta-parameter (the reference computation)
@@ -51,19 +61,27 @@ class MacawConfig(OfflineRunConfig):
     #: half the rate); off repeats the learned step unguarded, which can diverge (``inner.test_time_adapt``)
     test_time_guard: bool = True
     # losses
+    #: temperature T of the advantage weights exp(A / T)
     awr_temperature: float = 1.0
+    #: cap on the advantage weights exp(A / T)
     max_weight: float = 20.0
+    #: discount factor gamma of the returns and value targets
     discount: float = 0.99
     #: return the advantage A = R_hat - V'(s) uses: "bootstrap" R_hat = MC + gamma^k V'(last) (1 - terminal)
     #: (the reference's, with the done mask), "mc" the plain return-to-go
     advantage_returns: AdvantageReturns = "bootstrap"
     # outer loop
+    #: Adam learning rate of the outer policy step
     policy_lr: float = 1e-4
+    #: Adam learning rate of the outer value step
     value_lr: float = 1e-5
     #: target value net: Vtarget <- (1 - rate) Vtarget + rate V after every outer step (0.9/0.1)
     target_update_rate: float = 0.1
+    #: train tasks per outer step
     tasks_per_step: int = 5
+    #: rows of D_tr per task for the inner steps (split evenly among them)
     inner_batch_size: int = 256
+    #: rows of D_ts per task for the outer step
     outer_batch_size: int = 256
     #: outer batches D_ts are drawn from every k-th row of a task's data (rows 0, k, 2k, ...); the reference's
     #: ``buffer_skip`` (7 in its runs, the ``paper`` preset); 1 uses every row

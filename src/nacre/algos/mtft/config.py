@@ -24,27 +24,38 @@ class MtftConfig(OfflineRunConfig):
     label: ClassVar[str] = "MT+FT"
 
     # networks: plain MLPs on [obs, one-hot train-task id] (REFERENCE 2.2 sizes, no weight transform)
+    #: width of the policy's hidden layers
     policy_hidden_size: int = 100
+    #: hidden layers of the policy
     policy_hidden_layers: int = 3
+    #: width of the value network's hidden layers
     value_hidden_size: int = 100
+    #: hidden layers of the value network
     value_hidden_layers: int = 3
     #: fixed std of the Gaussian policy (its mean is tanh of the network output)
     action_std: float = 0.2
     # losses
+    #: temperature T of the advantage weights exp(A / T)
     awr_temperature: float = 1.0
+    #: cap on the advantage weights exp(A / T)
     max_weight: float = 20.0
+    #: discount factor gamma of the returns and value targets
     discount: float = 0.99
     #: target value net of the bootstrapped value target: Vtarget <- (1 - rate) Vtarget + rate V every step
     target_update_rate: float = 0.1
     # training (AWR on the pooled data of the train tasks)
+    #: Adam learning rate of the policy
     policy_lr: float = 1e-4
+    #: Adam learning rate of the value network
     value_lr: float = 1e-5
     #: train tasks per gradient step (drawn without replacement when there are enough)
     tasks_per_step: int = 5
     #: rows per task and step, drawn uniformly from that task's data
     batch_size: int = 256
     # test-time fine-tuning (REFERENCE 2.5): ``n`` Adam steps on the k test transitions, the task id zeroed
+    #: Adam learning rate of the policy's test-time fine-tuning steps
     finetune_policy_lr: float = 1e-3
+    #: Adam learning rate of the value network's test-time fine-tuning steps
     finetune_value_lr: float = 1e-4
     #: fine-tuning steps of the evaluations during training (the log also has the un-tuned return)
     eval_steps: int = 20

@@ -30,37 +30,63 @@ class PearlConfig(ConfigBase):
 
     # task distribution
     env: str = "sparse-point-robot"
+    #: keyword arguments of the task distribution (--env-kwargs goal_radius=0.8), merged over the preset's
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: meta-training tasks drawn from the distribution (a fixed task set sets it)
     n_train_tasks: int = 100
+    #: held-out tasks of the meta-test
     n_test_tasks: int = 30
     #: offline PEARL only: dataset root (``nacre dataset generate``); its manifest fixes the tasks
     dataset: str = ""
     # model
+    #: size of the task variable z
     latent_dim: int = 5
+    #: width of the hidden layers of the policy, Q and V networks
     hidden_size: int = 300
+    #: hidden layers of the policy, Q and V networks
     hidden_layers: int = 3
+    #: width of the context encoder's hidden layers
     encoder_hidden_size: int = 200
+    #: hidden layers of the context encoder
     encoder_hidden_layers: int = 3
+    #: context encoder: "mlp" encodes each transition and multiplies the Gaussian factors (permutation-invariant);
+    #: "rnn-transitions" a GRU over shuffled transitions, "rnn-trajectories" a GRU over whole episodes in order
     encoder: EncoderKind = "mlp"
+    #: a Gaussian belief over z trained with the KL term to N(0, I); off: a deterministic z (the paper's ablation)
     use_information_bottleneck: bool = True
+    #: context transitions are (s, a, r, s') instead of (s, a, r)
     use_next_obs_in_context: bool = False
+    #: the encoder's context and the reported test returns use the sparse reward; the critic learns from the dense one
     sparse_rewards: bool = False
     #: the reference's initialisation (rlkit's fan-in rule, which takes the layer's *output* size as fan-in:
     #: first-layer bounds 1/sqrt(300) = 0.0577 for Q, 1/sqrt(200) = 0.0707 for the encoder, and policy mean and
     #: log-std heads U(+-1e-3)); off: the usual fan-in 1/sqrt(inputs) and heads U(+-3e-3). ``paper`` turns it on
     reference_init: bool = False
     # losses (REFERENCE 1.2)
+    #: factor on the reward in the Q target (SAC's inverse temperature)
     reward_scale: float = 5.0
+    #: weight of the KL(q(z | c) || N(0, I)) term in the encoder's loss
     kl_lambda: float = 0.1
+    #: "sum" sums the KL over the meta-batch tasks (the reference code: kl_lambda keeps its published meaning), "mean"
+    #: averages it
     kl_reduction: KLReduction = "sum"
+    #: discount factor gamma of the Q target
     discount: float = 0.99
+    #: Polyak rate of the target V network after each gradient step
     soft_target_tau: float = 0.005
+    #: Adam learning rate of the policy
     policy_lr: float = 3e-4
+    #: Adam learning rate of the twin Q networks
     qf_lr: float = 3e-4
+    #: Adam learning rate of the V network
     vf_lr: float = 3e-4
+    #: Adam learning rate of the context encoder
     context_lr: float = 3e-4
+    #: weight of the penalty on the squared policy mean in L_pi
     policy_mean_reg: float = 1e-3
+    #: weight of the penalty on the squared policy log-std in L_pi
     policy_std_reg: float = 1e-3
+    #: weight of the penalty on the squared pre-tanh action in L_pi
     policy_pre_activation_reg: float = 0.0
     #: "bf16" runs the networks' matmuls under bf16 autocast (losses, log-probs, posterior stay fp32);
     #: "auto" picks bf16 where the hardware has bf16 matrix units (CPU avx512_bf16 / amx_bf16, CUDA
@@ -83,29 +109,48 @@ class PearlConfig(ConfigBase):
     #: over memory); ignored where oneDNN is unavailable
     fused_linear_relu: bool = True
     # batches
+    #: tasks per gradient step (distinct when there are enough train tasks)
     meta_batch: int = 16
+    #: RL transitions per task and gradient step
     batch_size: int = 256
+    #: context transitions per task and gradient step, from the encoder buffer
     embedding_batch_size: int = 100
     # data collection (REFERENCE 1.3)
+    #: training iterations (each: data collection, then num_train_steps_per_itr gradient steps)
     num_iterations: int = 500
+    #: env steps per train task with z from the prior before the first iteration (into both buffers)
     num_initial_steps: int = 2000
+    #: train tasks drawn per iteration for data collection
     num_tasks_sample: int = 5
+    #: env steps per drawn task with z from the prior, into both buffers (the task's encoder buffer is cleared first)
     num_steps_prior: int = 400
+    #: env steps per drawn task with z from the posterior over its new context, into both buffers
     num_steps_posterior: int = 0
+    #: env steps per drawn task with z from the posterior, into the RL buffer only
     num_extra_rl_steps_posterior: int = 600
+    #: gradient steps per iteration
     num_train_steps_per_itr: int = 2000
+    #: rows per task of the RL and encoder buffers (they grow up to it, then act as rings)
     replay_buffer_size: int = 1_000_000
     # meta-test (REFERENCE 1.4)
+    #: meta-test exploration trajectories; the return of the next one is reported (returns/test)
     num_exp_traj_eval: int = 2
+    #: trajectories per meta-test run (the length of the adaptation curve)
     num_eval_trajectories: int = 3
+    #: independent meta-test runs per test task
     num_evals: int = 1
+    #: evaluate on the test tasks every N iterations (and after the last)
     eval_every: int = 1
     #: offline PEARL only: context transitions drawn from each test task's offline data (REFERENCE 2.5)
     eval_transitions: int = 256
     # run
+    #: root seed of the run: task split, collection, networks, batches
     seed: int = 0
+    #: torch device: cpu, cuda[:N] or mps
     device: str = "cpu"
+    #: write a checkpoint every N iterations (and where the run stops)
     checkpoint_every: int = 1
+    #: newest checkpoints kept; older ones are deleted
     keep_checkpoints: int = 2
 
     #: fields that may differ between a checkpoint and the run that loads it
