@@ -185,6 +185,21 @@ def test_plot_puts_pearl_and_on_policy_runs_on_one_figure(tmp_path, monkeypatch)
                           "test-time adaptation steps"]  # fmt: skip
 
 
+def test_report_draws_on_policy_runs_against_env_steps(tmp_path):
+    import csv
+
+    dirs = []
+    for seed in (0, 1):
+        tr = _trainer("promp", seed=seed)
+        train(tr, tmp_path / f"s{seed}", tensorboard=False)
+        dirs.append(str(tmp_path / f"s{seed}"))
+    out = tmp_path / "report"
+    assert main(["report", *dirs, "--out", str(out), "--bootstrap-reps", "200"]) == 0
+    assert (out / "point-robot-v1_onpolicy_curves.png").is_file()
+    rows = [r for r in csv.DictReader((out / "curves.csv").open()) if r["curve"] == "learning_return"]
+    assert sorted({float(r["x"]) for r in rows}) == [float(tr.env_steps // 2), float(tr.env_steps)]
+
+
 def test_cli_rejects_another_methods_flags():
     assert main(["train", "maml-trpo", "point-robot", "--preset", "tiny", "--clip-eps", "0.2",
                  "--no-progress"]) == 2  # fmt: skip

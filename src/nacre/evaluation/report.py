@@ -4,9 +4,11 @@ Run directories are grouped into experiments (:func:`nacre.evaluation.runs.group
 distribution and config apart from the seed and bookkeeping). For each group:
 
 - learning curves from ``progress.jsonl``: test return (and success rate where the log has it) against
-  meta-training env steps (PEARL) or outer steps (offline methods), seeds aligned on common x points;
+  meta-training env steps (PEARL, MAML-TRPO, ProMP) or outer steps (offline methods), seeds aligned on common x
+  points;
 - the adaptation curve from each run's newest saved evaluation (``RUN/eval/*.npz``, written by ``nacre eval`` and
-  at the end of training): the score of trajectory k (PEARL) or after n test-time steps (offline methods);
+  at the end of training): the score of trajectory k (PEARL) or after n test-time steps (offline and on-policy
+  methods);
 - the final score: the adaptation curve at the reported point (PEARL: the first trajectory after exploration;
   offline: the meta-trained number of test-time steps), or the last logged test value of runs never evaluated.
 
@@ -115,7 +117,16 @@ class Run:
 
     @property
     def offline(self) -> bool:
+        """Adaptation by test-time steps (the offline methods and the on-policy ones), not by trajectories."""
         return self.algorithm != "pearl"
+
+    @property
+    def kind(self) -> str:
+        """``online`` (PEARL), ``onpolicy`` (MAML-TRPO, ProMP: env steps and adaptation by steps) or ``offline``
+        (no env steps): runs of different kinds go on different figures."""
+        from nacre.algos.onpolicy import ON_POLICY_ALGORITHMS
+
+        return "online" if not self.offline else "onpolicy" if self.algorithm in ON_POLICY_ALGORITHMS else "offline"
 
     @property
     def reported_trajectory(self) -> int:
@@ -191,7 +202,7 @@ class Curve:
 
 
 def _series(run: Run, y_key: str) -> tuple[np.ndarray, np.ndarray] | None:
-    x_key = "time/grad_steps" if run.offline else "time/env_steps"
+    x_key = "time/grad_steps" if run.kind == "offline" else "time/env_steps"
     points: dict[float, float] = {}
     for row in run.rows:
         if y_key in row and x_key in row:
@@ -291,6 +302,10 @@ class Group:
     @property
     def offline(self) -> bool:
         return self.first.offline
+
+    @property
+    def kind(self) -> str:
+        return self.first.kind
 
 
 def group_runs(runs: Sequence[Run], labels: Sequence[str] | None = None) -> list[Group]:
@@ -593,7 +608,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _x_label(group: Group) -> str:
-    return "meta-training outer steps (no env steps)" if group.offline else "meta-training env steps"
+    return "meta-training outer steps (no env steps)" if group.kind == "offline" else "meta-training env steps"
 
 
 def _score_text(report: Report) -> str:
@@ -618,8 +633,9 @@ def _write_figures(report: Report, out: Path) -> list[Path]:
             written.append(path)
 
     for dist in report.distributions:
-        for offline in (False, True):
-            groups = [g for g in report.groups if g.distribution == dist and g.offline == offline]
+        for kind in ("online", "offline", "onpolicy"):
+            offline = kind != "online"
+            groups = [g for g in report.groups if g.distribution == dist and g.kind == kind]
             if not groups or not any(g.learning or g.adaptation for g in groups):
                 continue
             panels = [("return", "learning curve: test return", "test return (IQM)")]
@@ -649,7 +665,7 @@ def _write_figures(report: Report, out: Path) -> list[Path]:
                 if ax.lines:
                     ax.legend(fontsize=8)
             fig.suptitle(dist, fontsize=10)
-            save(fig, f"{_slug(dist)}_{'offline' if offline else 'online'}_curves")
+            save(fig, f"{_slug(dist)}_{kind}_curves")
         groups = [g for g in report.groups if g.distribution == dist and g.final_stats]
         if not groups:
             continue
@@ -827,7 +843,8 @@ def _markdown(report: Report, command: str | None) -> str:
                       f"| X | Y | P(X > Y) [{pct} CI] |", "|---|---|---|"]  # fmt: skip
             for c in comps:
                 lines.append(f"| {_cell(c.x.label)} | {_cell(c.y.label)} | {_ci(c.interval)} |")
-        stems = [f"{_slug(dist)}_{kind}_curves" for kind in ("online", "offline")] + [f"{_slug(dist)}_final"]
+        kinds = ("online", "offline", "onpolicy")
+        stems = [f"{_slug(dist)}_{kind}_curves" for kind in kinds] + [f"{_slug(dist)}_final"]
         figures = [s for s in stems if any(f.name == f"{s}.png" for f in report.files)]
         if figures:
             lines += ["", "### Figures", ""]
