@@ -21,9 +21,11 @@ class MamlTrpoConfig(OnPolicyConfig):
     # outer step: TRPO through the inner step (second order), REFERENCE 5.3
     #: trust region: mean over tasks of KL(adapted sampling policy || adapted policy) on post-update data
     max_kl: float = 0.01
+    #: conjugate-gradient iterations of the search direction (stops early below a residual of 1e-10)
     cg_iterations: int = 10
     #: added to the KL Hessian in the conjugate-gradient solves (the reference uses none)
     cg_damping: float = 0.0
+    #: the line search multiplies the step by this after each rejected try
     backtrack_ratio: float = 0.8
     #: step sizes tried: 1, ratio, ..., ratio^(max_backtracks - 1); none accepted -> no change
     max_backtracks: int = 15

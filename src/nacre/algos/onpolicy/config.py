@@ -33,23 +33,32 @@ class OnPolicyConfig(ConfigBase):
     })  # fmt: skip
 
     # task distribution
+    #: task distribution id (``nacre list``) or ``module:Class``
     env: str = "point-robot"
+    #: keyword arguments of the distribution (``--env-kwargs goal_radius=0.8``)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: meta-training tasks (the presets use PEARL's split of the family)
     n_train_tasks: int = 80
+    #: held-out tasks of the meta-test
     n_test_tasks: int = 20
     #: families with a sparse reward: the inner steps (meta-training and meta-test) see the sparse reward, the
     #: outer objective the dense one, and test returns are sparse
     sparse_rewards: bool = False
     # policy (REFERENCE 5.1)
+    #: units per tanh hidden layer of the Gaussian policy (128 on humanoid-dir)
     hidden_size: int = 64
+    #: tanh hidden layers (the mean head after them is linear)
     hidden_layers: int = 2
+    #: initial standard deviation of the state-independent, learned action noise
     init_std: float = 1.0
+    #: floor of the action standard deviation
     min_std: float = 1e-6
     #: the policy's actions in [-action_scale, action_scale] map linearly onto the env's bounds (then clipped)
     action_scale: float = 10.0
     # sampling
     #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 40
+    #: rollouts per task and adaptation step (pre- and post-update alike)
     rollouts_per_task: int = 20
     #: steps per rollout; 0 = the distribution's episode_length
     horizon: int = 0
@@ -57,14 +66,18 @@ class OnPolicyConfig(ConfigBase):
     #: Changes the random stream, not the method
     envs_per_task: int = 0
     # returns and advantages (REFERENCE 5.1)
+    #: discount of the returns and of GAE
     discount: float = 0.99
+    #: GAE lambda (1: discounted return minus the linear baseline)
     gae_lambda: float = 1.0
     #: (A - mean) / (std + 1e-8) over each task's steps
     normalize_advantages: bool = True
     #: ridge coefficient of the per-task linear feature baseline (x10 up to 5 times if the fit is NaN)
     baseline_reg: float = 1e-5
     # inner loop (REFERENCE 5.1): gradient ascent on all policy parameters, log-std included
+    #: inner-step size, fixed (0.05 on the rand-params families)
     inner_lr: float = 0.1
+    #: inner steps per task in meta-training (2 on ant-goal), each on freshly sampled rollouts
     inner_steps: int = 1
     # meta-test: per held-out task, rollouts with the meta-policy, adapt, rollouts, ... (docs/baselines.md)
     #: rollouts per adaptation step at meta-test (the data of each test-time step, and the return it reports)
@@ -73,12 +86,18 @@ class OnPolicyConfig(ConfigBase):
     eval_steps: int = 1
     #: independent runs per test task
     num_evals: int = 1
+    #: evaluate on the held-out tasks every this many iterations (and after the last)
     eval_every: int = 10
     # run
+    #: meta-training iterations (each: sample, adapt, sample, one outer update)
     num_iterations: int = 1001
+    #: root seed of the tasks, environments, sampling noise and initialisation
     seed: int = 0
+    #: torch device (cpu, cuda[:N], mps); sampling runs on the CPU
     device: str = "cpu"
+    #: write a checkpoint every this many iterations (and after the last)
     checkpoint_every: int = 10
+    #: checkpoints kept in the run directory (the newest)
     keep_checkpoints: int = 2
 
     @property

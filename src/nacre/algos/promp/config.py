@@ -31,6 +31,7 @@ class PrompConfig(OnPolicyConfig):
     #: adapt eta after each iteration: halve it when the inner KL < target / 1.5, double it when > 1.5 target
     #: (on the rand-params families only, in the reference)
     adaptive_inner_kl_penalty: bool = False
+    #: the inner KL the adaptive penalty steers towards
     target_inner_kl: float = 0.01
 
     def __post_init__(self) -> None:
