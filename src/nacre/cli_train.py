@@ -328,7 +328,7 @@ class _Rejected(Exception):
 @contextlib.contextmanager
 def _one_line_errors(flags: Sequence[str]) -> Iterator[None]:
     """Turn tyro's parse errors into :class:`SettingsError` (one line). tyro's hook for them is young
-    (``tyro._errors``); without it, the first line of tyro's message box is used."""
+    (``tyro._errors``, since 1.0.14, marked experimental); without it, the first line of tyro's message is used."""
     try:
         from tyro._errors import on_parse_error
     except ImportError:  # pragma: no cover - other tyro versions
@@ -353,13 +353,13 @@ def _one_line_errors(flags: Sequence[str]) -> Iterator[None]:
 
 
 def _first_box_line(text: str) -> str:
-    """The first line of the message in tyro's box (``│ Error parsing --seed: ... │``)."""
+    """The first line of the message in tyro's box (``│ Error parsing --seed: ... │`` -> ``argument --seed: ...``)."""
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("│"):
-            line = line.strip("│ ")
-            if line and not set(line) <= set("─ "):
-                return line
+        if line.startswith(("│", "|")):
+            line = line.strip("│| ")
+            if line and not set(line) <= set("─- "):
+                return re.sub(r"^Error parsing (--[\w-]+):", r"argument \1:", line)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else "cannot parse the settings"
 

@@ -208,6 +208,15 @@ def test_doc_comments_are_read_from_the_config_source():
     assert mtft["dataset"].group == "task distribution and offline data"  # inherited from OfflineRunConfig
 
 
+@pytest.mark.parametrize("algorithm", ["pearl", "macaw", "mt-finetune"])
+def test_every_setting_has_a_doc_comment(algorithm):
+    from nacre.cli_train import config_class, field_docs, setting_fields
+
+    config_cls = config_class(algorithm)
+    docs = field_docs(config_cls)
+    assert [name for name in setting_fields(config_cls) if not docs[name].text] == []
+
+
 # ---------------------------------------------------------------------- a new algorithm needs no CLI change
 DUMMY = '''
 from __future__ import annotations
