@@ -157,7 +157,7 @@ def test_plot_errors(pearl_run, generated, tmp_path, capsys):
     assert main(["train", "macaw", "point-robot", *TINY, "--dataset", str(generated), "--run-dir", str(macaw)]) == 0
     capsys.readouterr()
     line = _one_line(["plot", str(pearl_run), str(macaw), "--out", str(tmp_path / "c.png")], capsys)
-    assert "cannot plot PEARL runs" in line and "plot them separately" in line
+    assert "cannot plot online runs" in line and "plot them separately" in line
     assert not (tmp_path / "c.png").exists()
 
 
