@@ -38,6 +38,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
     "maml-trpo": ("nacre.algos.maml_trpo.config:MamlTrpoConfig", "nacre.algos.maml_trpo.trainer:MamlTrpoTrainer"),
     "promp": ("nacre.algos.promp.config:PrompConfig", "nacre.algos.promp.trainer:PrompTrainer"),
+    "rl2-ppo": ("nacre.algos.rl2.config:Rl2Config", "nacre.algos.rl2.trainer:Rl2Trainer"),
 }
 
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
