@@ -37,8 +37,9 @@ class Rl2Policy(nn.Module):
         super().__init__()
         self.obs_dim, self.action_dim, self.hidden_size, self.min_std = obs_dim, action_dim, hidden_size, min_std
         self.input_dim = obs_dim + action_dim + 2
-        self.gru = nn.GRU(self.input_dim, hidden_size, batch_first=True)
-        self.mean_head = nn.Linear(hidden_size, action_dim)
+        with torch.random.fork_rng(devices=[]):  # the modules' own default init touches the global RNG: undone
+            self.gru = nn.GRU(self.input_dim, hidden_size, batch_first=True)
+            self.mean_head = nn.Linear(hidden_size, action_dim)
         self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
         with torch.no_grad():
             bound = 1.0 / math.sqrt(hidden_size)
