@@ -39,6 +39,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "maml-trpo": ("nacre.algos.maml_trpo.config:MamlTrpoConfig", "nacre.algos.maml_trpo.trainer:MamlTrpoTrainer"),
     "promp": ("nacre.algos.promp.config:PrompConfig", "nacre.algos.promp.trainer:PrompTrainer"),
     "rl2-ppo": ("nacre.algos.rl2.config:Rl2Config", "nacre.algos.rl2.trainer:Rl2Trainer"),
+    "maesn": ("nacre.algos.maesn.config:MaesnConfig", "nacre.algos.maesn.trainer:MaesnTrainer"),
 }
 
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,

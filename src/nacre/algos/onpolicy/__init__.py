@@ -3,4 +3,4 @@ it too): a lockstep trajectory sampler, returns / GAE / the linear feature basel
 policy, trust-region pieces, the meta-gradient building blocks and the meta-test protocol."""
 
 #: the algorithms built on this foundation (``nacre train`` names)
-ON_POLICY_ALGORITHMS = ("maml-trpo", "promp", "rl2-ppo")
+ON_POLICY_ALGORITHMS = ("maml-trpo", "promp", "rl2-ppo", "maesn")

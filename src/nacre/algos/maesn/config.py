@@ -1,0 +1,79 @@
+"""MAESN configuration (Gupta et al. 2018, from its authors' code, REFERENCE 5.5): the shared on-policy fields
+(sampling, returns, the per-task linear baseline) plus the latent space, the learnable inner step sizes and the
+outer TRPO step. Presets: :func:`preset`.
+
+Field meanings that differ from MAML-TRPO / ProMP: ``inner_lr`` is the INITIAL value of the learnable
+per-dimension step sizes of the latent mean and log-std (0.5); the policy is a ReLU MLP (100, 100) on
+``[obs, z]``; ``sparse_rewards`` (sparse-point-robot) means MAESN's own protocol: meta-training (inner and outer
+steps) on the dense reward, meta-test adaptation and reported returns on the sparse one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from nacre.algos.onpolicy.config import PRESETS, OnPolicyConfig, onpolicy_preset
+from nacre.config import ConfigError
+
+__all__ = ["ConfigError", "MaesnConfig", "PRESETS", "preset"]
+
+
+@dataclass(frozen=True)
+class MaesnConfig(OnPolicyConfig):
+    """Every setting of a MAESN run. Defaults are the reference's (REFERENCE 5.5)."""
+
+    label: ClassVar[str] = "MAESN"
+
+    # policy and latent space (REFERENCE 5.5)
+    #: units per ReLU hidden layer of the policy on [obs, z]
+    hidden_size: int = 100
+    #: dimension of the latent z (one Gaussian per training task, z drawn once per episode)
+    latent_dim: int = 2
+    #: weight w of mean_i KL(N(mu_i, sigma_i) || N(0, I)) subtracted from the outer objective (0.1 or 0.5)
+    prior_kl_weight: float = 0.1
+    # sampling (REFERENCE 5.5: 20 tasks x 20 trajectories, 500 iterations)
+    meta_batch: int = 20
+    rollouts_per_task: int = 20
+    #: initial value of the learnable per-dimension inner step sizes of the latent mean and log-std
+    inner_lr: float = 0.5
+    #: meta-training iterations (each: sample, adapt the latents, sample, one TRPO step)
+    num_iterations: int = 500
+    # outer step: TRPO (REFERENCE 5.5)
+    #: trust region: mean over tasks of the post-update KL (actions, plus the adapted latent Gaussians)
+    max_kl: float = 0.01
+    #: conjugate-gradient iterations of the search direction
+    cg_iterations: int = 10
+    #: added to the KL Hessian in the conjugate-gradient solves (the reference's reg 1e-5)
+    cg_damping: float = 1e-5
+    #: the line search multiplies the step by this after each rejected try
+    backtrack_ratio: float = 0.8
+    #: step sizes tried: 1, ratio, ..., ratio^(max_backtracks - 1); none accepted -> no change
+    max_backtracks: int = 15
+
+    def __post_init__(self) -> None:
+        self.check_onpolicy_fields()
+        for name in ("latent_dim", "max_kl", "cg_iterations", "max_backtracks"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("prior_kl_weight", "cg_damping"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if not 0 < self.backtrack_ratio < 1:
+            raise ConfigError(f"backtrack_ratio must be in (0, 1), got {self.backtrack_ratio}")
+
+
+#: MAESN's own settings per preset (REFERENCE 5.5)
+_METHOD: dict[str, dict[str, Any]] = {
+    "paper": dict(hidden_size=100, hidden_layers=2, inner_lr=0.5, meta_batch=20, rollouts_per_task=20,
+                  num_iterations=500, envs_per_task=0, inner_steps=1, eval_steps=1),
+    "fast": dict(hidden_size=100, hidden_layers=2, inner_lr=0.5, meta_batch=20, rollouts_per_task=10,
+                 num_iterations=100, inner_steps=1, eval_steps=1),
+    "tiny": dict(inner_lr=0.5, hidden_layers=2),
+}
+
+
+def preset(name: str, env: str = "point-robot", **overrides: Any) -> MaesnConfig:
+    """``paper`` (REFERENCE 5.5: 20 tasks x 20 rollouts, 500 iterations), ``fast`` (20 x 10, 100 iterations) or
+    ``tiny`` (seconds, smoke tests), for any registered task distribution."""
+    return onpolicy_preset(MaesnConfig, "maesn", name, env, overrides, _METHOD)
