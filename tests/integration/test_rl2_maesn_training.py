@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 import torch
 
+from nacre.algos.maesn import MaesnConfig, MaesnTrainer
+from nacre.algos.maesn import preset as maesn_preset
 from nacre.algos.rl2 import Rl2Config, Rl2Trainer
 from nacre.algos.rl2 import preset as rl2_preset
 from nacre.cli import main
 from nacre.training.loop import algorithm_classes, load_trainer, train
 
-METHODS = {"rl2-ppo": (Rl2Trainer, rl2_preset)}
-RESUME_KW = {"rl2-ppo": dict(num_iterations=4, eval_every=2, checkpoint_every=1, minibatch_trials=1)}
+METHODS = {"rl2-ppo": (Rl2Trainer, rl2_preset), "maesn": (MaesnTrainer, maesn_preset)}
+RESUME_KW = {"rl2-ppo": dict(num_iterations=4, eval_every=2, checkpoint_every=1, minibatch_trials=1),
+             "maesn": dict(num_iterations=4, eval_every=2, checkpoint_every=1, eval_steps=2)}
 
 
 def _trainer(algorithm, **kw):
@@ -27,6 +30,7 @@ def _params(trainer):
 
 def test_registered_in_the_loop():
     assert algorithm_classes("rl2-ppo") == (Rl2Config, Rl2Trainer)
+    assert algorithm_classes("maesn") == (MaesnConfig, MaesnTrainer)
 
 
 @pytest.mark.parametrize("algorithm", list(METHODS))
@@ -57,9 +61,14 @@ def test_resume_equals_never_stopping(tmp_path, algorithm):
     train(resumed, tmp_path / "b", resumed=True, tensorboard=False)
     assert torch.equal(_params(straight), _params(resumed))
     assert (straight.env_steps, straight.grad_steps) == (resumed.env_steps, resumed.grad_steps)
-    opt_a, opt_b = straight.learner.optimizer.state_dict(), resumed.learner.optimizer.state_dict()
-    for key in opt_a["state"]:
-        assert torch.equal(opt_a["state"][key]["exp_avg_sq"], opt_b["state"][key]["exp_avg_sq"])
+    if algorithm == "rl2-ppo":
+        opt_a, opt_b = straight.learner.optimizer.state_dict(), resumed.learner.optimizer.state_dict()
+        for key in opt_a["state"]:
+            assert torch.equal(opt_a["state"][key]["exp_avg_sq"], opt_b["state"][key]["exp_avg_sq"])
+    else:
+        for (name, a), (_, b) in zip(straight.learner.named_parameters(), resumed.learner.named_parameters(),
+                                     strict=True):  # fmt: skip
+            assert torch.equal(a, b), name  # latents and step sizes too
     rows = lambda d: [json.loads(r) for r in (d / "progress.jsonl").read_text().splitlines()]
     last_a, last_b = rows(tmp_path / "a")[-1], rows(tmp_path / "b")[-1]
     assert last_a["returns/test"] == last_b["returns/test"]
@@ -104,3 +113,14 @@ def test_rl2_learns_on_the_point_robot():
     after = tr.evaluate(num_runs=4, rng=np.random.default_rng(0)).returns
     diff = (after - before).mean(axis=-1).reshape(-1)
     assert diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff)), diff
+
+
+@pytest.mark.slow
+def test_maesn_learns_on_the_point_robot():
+    tr = MaesnTrainer(maesn_preset("fast", "point-robot", num_iterations=30, eval_steps=2))
+    before = tr.evaluate(num_runs=2, rng=np.random.default_rng(0)).returns
+    for _ in range(tr.cfg.num_iterations):
+        tr.train_iteration()
+    after = tr.evaluate(num_runs=2, rng=np.random.default_rng(0)).returns
+    diff = (after[:, :, -1] - before[:, :, -1]).reshape(-1)
+    assert diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff)), diff  # meta-training improved the adapted return
