@@ -304,7 +304,7 @@ def _error_line(error: BaseException | None) -> str:
     return line if line.startswith(name) else f"{name}: {line}"
 
 
-def _tune_callback(echo: Echo, total: int, sweep: SweepResult) -> Any:
+def _tune_callback(echo: Echo, total: int, sweep: SweepResult, plans: dict[str, TrialPlan]) -> Any:
     from ray import tune
 
     class Echoing(tune.Callback):
@@ -315,7 +315,10 @@ def _tune_callback(echo: Echo, total: int, sweep: SweepResult) -> Any:
             self.nodes = sweep.nodes
 
         def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            echo(f"nacre: started {trial.config['name']}")
+            name = trial.config["name"]
+            p = plans.get(name)
+            how = f"resuming {name} ({p.detail})" if p is not None and p.state == "resume" else f"started {name}"
+            echo(f"nacre: {how}")
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             if result.get("node_id"):
@@ -343,8 +346,8 @@ def run_sweep(spec: SweepSpec | Sequence[Trial], root: str | Path, *, address: s
               retries: int = 0, echo: Echo = _stderr, name: str | None = None) -> SweepResult:  # fmt: skip
     """Run every trial of ``spec`` that is not done under ``root``; see the module docstring.
 
-    ``cpus_per_trial`` / ``gpus_per_trial``: Ray resources per trial (a trial with a GPU trains on ``cuda``
-    unless its config names a device; torch uses ``cpus_per_trial`` threads). ``max_concurrent``: at most this
+    ``cpus_per_trial`` / ``gpus_per_trial``: Ray resources per trial (with a GPU share, trials train on
+    ``cuda``, the GPU Ray assigns; torch uses ``cpus_per_trial`` threads). ``max_concurrent``: at most this
     many trials at once (default: as many as the resources allow). ``retries``: Ray restarts a failed trial
     this many times (it resumes from its checkpoint). A failed trial does not stop the others.
     """
@@ -403,7 +406,8 @@ def _fit(todo: list[TrialPlan], root: Path, result: SweepResult, sweep_name: str
                                     trial_dirname_creator=lambda t: t.config["name"]),
         run_config=tune.RunConfig(name=f"{sweep_name}-{stamp}", storage_path=str(root / ".tune"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=retries),
-                                  callbacks=[_tune_callback(echo, len(todo), result)]),
+                                  callbacks=[_tune_callback(echo, len(todo), result,
+                                                             {p.trial.name: p for p in todo})]),
     )  # fmt: skip
     grid = tuner.fit()
     for item in grid:
