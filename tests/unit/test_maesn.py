@@ -158,3 +158,5 @@ def test_config_rejects_bad_values():
         MaesnConfig(latent_dim=0)
     with pytest.raises(ConfigError, match="prior_kl_weight"):
         preset("tiny", prior_kl_weight=-1.0)
+    with pytest.raises(ConfigError, match="envs_per_task"):
+        preset("tiny", rollouts_per_task=4, envs_per_task=2)

@@ -33,7 +33,9 @@ class MaesnConfig(OnPolicyConfig):
     #: weight w of mean_i KL(N(mu_i, sigma_i) || N(0, I)) subtracted from the outer objective (0.1 or 0.5)
     prior_kl_weight: float = 0.1
     # sampling (REFERENCE 5.5: 20 tasks x 20 trajectories, 500 iterations)
+    #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 20
+    #: rollouts per task and adaptation step, each with its own z (all of a task's rollouts run at once)
     rollouts_per_task: int = 20
     #: initial value of the learnable per-dimension inner step sizes of the latent mean and log-std
     inner_lr: float = 0.5
@@ -59,6 +61,9 @@ class MaesnConfig(OnPolicyConfig):
         for name in ("prior_kl_weight", "cg_damping"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if self.envs_per_task not in (0, self.rollouts_per_task):
+            raise ConfigError(f"envs_per_task must be 0 or rollouts_per_task ({self.rollouts_per_task}) for MAESN "
+                              f"(every rollout of a task runs at once with its own z), got {self.envs_per_task}")
         if not 0 < self.backtrack_ratio < 1:
             raise ConfigError(f"backtrack_ratio must be in (0, 1), got {self.backtrack_ratio}")
 
