@@ -99,6 +99,10 @@ def test_cli_train_resume_eval_plot(tmp_path, capsys, algorithm):
         assert data["returns"].shape == (2, 2, 3) and data["steps"].tolist() == [0, 1, 2]
     assert main(["plot", str(run), "--out", str(tmp_path / "curves.png")]) == 0
     assert (tmp_path / "curves.png").stat().st_size > 0
+    assert main(["report", str(run), "--out", str(tmp_path / "rep"), "--bootstrap-reps", "50"]) == 0
+    report = (tmp_path / "rep" / "report.md").read_text()
+    if algorithm == "rl2-ppo":  # scored on the last episode of a meta-trained trial, labelled as such
+        assert "episode 2 of the trial" in report
 
 
 # ---------------------------------------------------------------- learning (slow)

@@ -263,6 +263,8 @@ def _final_column(run: Run) -> int:
     if "steps" in run.eval:
         steps = run.eval["steps"].tolist()
         wanted = run.config.get("eval_steps")
+        if wanted is None and "episodes_per_trial" in run.config:  # RL2: the last episode of a meta-trained trial
+            wanted = int(run.config["episodes_per_trial"]) - 1
         return steps.index(wanted) if wanted in steps else int(np.argmax(steps))
     return points - 1
 
@@ -273,6 +275,8 @@ def _final_label(run: Run) -> str:
     if not run.offline:
         return f"trajectory {j + 1} (after {j} exploration)"
     n = int(run.eval["steps"][j]) if "steps" in run.eval else j
+    if run.algorithm == "rl2-ppo":  # its points are the episodes of one trial (docs/baselines.md)
+        return f"episode {n + 1} of the trial"
     k = int(run.eval["num_transitions"]) if "num_transitions" in run.eval else None
     return f"{n} test-time step{'s' if n != 1 else ''}" + (f" on {k} transitions" if k else "")
 
