@@ -161,6 +161,9 @@ def preset(name: str, env: str = "point-robot", **overrides: Any) -> Rl2Config:
                       ppo_epochs=2, checkpoint_every=1)  # fmt: skip
         if fixed is None:
             values.update(n_train_tasks=2 if n_train == 2 else 4, n_test_tasks=2)
+    family_overrides = getattr(dist, "preset_overrides", None)  # a plug-in family's own values
+    if family_overrides is not None:
+        values.update(family_overrides("rl2-ppo", name))
     env_kwargs = {**values.get("env_kwargs", {}), **overrides.get("env_kwargs", {})}
     values.update(overrides)
     if env_kwargs:
