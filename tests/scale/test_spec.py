@@ -230,3 +230,20 @@ def test_plan_reads_run_directories(tmp_path, capsys):
     assert main(["sweep", str(tmp_path / "spec.yaml"), "--dry-run", "--root", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds a run of another config (kl_lambda: run 0.3 vs spec 0.1)" in err
+
+
+def test_entry_keys_replace_the_defaults_singular_or_plural(tmp_path):
+    spec = load_spec(_write(tmp_path, """
+        defaults: {preset: tiny, seeds: [0, 1], algorithms: [pearl], distribution: point-robot}
+        scales:
+          cpu: {defaults: {config: {num_iterations: 3}}}
+          paper: {}
+        entries:
+          - {seed: 7, algorithm: pearl, distributions: [sparse-point-robot]}
+          - {scales: [paper], grid: {kl_lambda: [0.5]}}
+        """), scale="cpu")  # fmt: skip
+    assert [(t.name, t.config["num_iterations"]) for t in spec.trials] == [("pearl-sparse-point-robot-tiny-s7", 3)]
+    spec = load_spec(tmp_path / "spec.yaml", scale="paper")
+    assert [t.name for t in spec.trials] == ["pearl-sparse-point-robot-tiny-s7",
+                                             "pearl-point-robot-tiny-kl_lambda=0.5-s0",
+                                             "pearl-point-robot-tiny-kl_lambda=0.5-s1"]

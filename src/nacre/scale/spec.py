@@ -56,6 +56,7 @@ _ENTRY_KEYS = ("algorithm", "algorithms", "distribution", "distributions", "seed
 _SCALE_KEYS = ("description", "defaults", "dataset_preset")
 _REPORT_KEYS = ("metric", "bootstrap_reps", "confidence", "threshold", "seed")
 _MAX_NAME = 120
+_PAIRS = (("algorithm", "algorithms"), ("distribution", "distributions"), ("seed", "seeds"))
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,14 @@ def _seeds(entry: Mapping[str, Any], where: str) -> list[int]:
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` on top of ``base``; ``config`` and ``grid`` merge field by field."""
+    """``over`` on top of ``base``; ``config`` and ``grid`` merge field by field, and a singular key (``seed``)
+    replaces its plural (``seeds``) and the other way round."""
     out = dict(base)
+    for one, many in _PAIRS:  # an entry's seed replaces the defaults' seeds, and so on
+        if one in over:
+            out.pop(many, None)
+        if many in over:
+            out.pop(one, None)
     for key, value in over.items():
         if key in ("config", "grid") and isinstance(out.get(key), dict) and isinstance(value, dict):
             out[key] = {**out[key], **value}
@@ -400,7 +407,7 @@ def load_spec(path: str | Path, *, scale: str | None = None, data_root: str | Pa
         raw = _mapping(raw, f"{label}: entry {number}", "an entry")
         _unknown_keys(raw, _ENTRY_KEYS, where)
         entry = _merge(defaults, raw)
-        if "scales" in entry and "scales" in raw:
+        if "scales" in entry:
             only = entry["scales"]
             if not isinstance(only, list) or not all(isinstance(s, str) for s in only):
                 raise ScaleError(f"{where}: scales must be a list of scale names, got {only!r}")
