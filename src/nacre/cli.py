@@ -382,13 +382,20 @@ def _format_offline(trainer: Any, result: Any) -> str:
     note = f" (of {asked} asked: the smallest task holds {result.num_transitions})" if asked else ""
     head = (f"offline adaptation on {tasks} held-out tasks x {runs} runs, {result.num_transitions} transitions "
             f"each{note} (iteration {trainer.iteration}, {trainer.grad_steps} outer steps):")  # fmt: skip
-    if getattr(result, "rollouts", 0):  # on-policy: each step samples its own rollouts
-        head = (f"adaptation on {tasks} held-out tasks x {runs} runs, {result.rollouts} rollouts per step "
+    column = "steps"
+    if trainer.algorithm == "rl2-ppo":  # one trial per run: the points are the episodes of the trial
+        head = (f"adaptation on {tasks} held-out tasks x {runs} runs, one trial of {len(result.steps)} episodes "
+                f"each (iteration {trainer.iteration}, {trainer.env_steps:,} env steps):")  # fmt: skip
+        column = "episode"
+    elif getattr(result, "rollouts", 0):  # on-policy: each step samples its own rollouts
+        rollouts = f"{result.rollouts} rollout{'s' if result.rollouts != 1 else ''}"
+        head = (f"adaptation on {tasks} held-out tasks x {runs} runs, {rollouts} per step "
                 f"(iteration {trainer.iteration}, {trainer.env_steps:,} env steps):")  # fmt: skip
-    lines = [head, "  steps   mean return   median [25%, 75%]   diverged"]
+    lines = [head, f"  {column:>5}   mean return   median [25%, 75%]   diverged"]
     for j, n in enumerate(result.steps.tolist()):
         mean = np.nanmean(result.returns[:, :, j]) if not result.diverged[:, :, j].all() else float("nan")
-        lines.append(f"  {n:5d}  {mean:12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]"
+        label = n + 1 if column == "episode" else n
+        lines.append(f"  {label:5d}  {mean:12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]"
                      f"   {result.diverged[:, :, j].mean():7.0%}")  # fmt: skip
     return "\n".join(lines)
 
