@@ -208,7 +208,7 @@ def test_doc_comments_are_read_from_the_config_source():
     assert mtft["dataset"].group == "task distribution and offline data"  # inherited from OfflineRunConfig
 
 
-@pytest.mark.parametrize("algorithm", ["pearl", "macaw", "mt-finetune"])
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 def test_every_setting_has_a_doc_comment(algorithm):
     from nacre.cli_train import config_class, field_docs, setting_fields
 
