@@ -63,59 +63,6 @@ def _warn_line(message: str) -> None:
     print(f"nacre: warning: {message}", file=sys.stderr)
 
 
-def _type_matches(value: Any, hint: Any) -> bool:
-    """Whether a JSON value given in ``--env-kwargs`` fits a constructor annotation (unknown hints fit)."""
-    import types
-    import typing
-
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_matches(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint in (bool, str):
-        return isinstance(value, hint)
-    if origin in (tuple, list) or hint in (tuple, list):
-        return isinstance(value, list)
-    return True
-
-
-def _hint_name(hint: Any) -> str:
-    import typing
-
-    names = {float: "a number", int: "an integer", bool: "true or false", str: "a string", type(None): "null"}
-    args = typing.get_args(hint) if typing.get_origin(hint) is not None else ()
-    if args and all(a in names for a in args):
-        return " or ".join(names[a] for a in args)
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
-
-
-def _check_env_kwargs(spec: str, kwargs: dict[str, Any]) -> None:
-    """Check ``--env-kwargs`` values against the task distribution's constructor annotations."""
-    import inspect
-    import typing
-
-    from nacre.envs.registry import TaskDistributionError, make_distribution
-
-    if not kwargs:
-        return
-    try:
-        cls = type(make_distribution(spec))
-        hints = typing.get_type_hints(cls.__init__)
-        params = inspect.signature(cls).parameters
-    except (TaskDistributionError, TypeError, ValueError, NameError):
-        return  # the construction with the kwargs reports what is wrong
-    for key, value in kwargs.items():
-        if key in params and key in hints and not _type_matches(value, hints[key]):
-            raise UserError(f"--env-kwargs {key}={json.dumps(value)}: {spec} expects {_hint_name(hints[key])}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nacre", description="Meta-reinforcement learning: PEARL and MACAW.")
     parser.add_argument("--version", action="version", version=f"nacre {__version__}")
@@ -220,6 +167,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
     from nacre import cli_train
+    from nacre.evaluation.saving import save_evaluation
     from nacre.training.loop import algorithm_classes, check_device, read_run_config, resume_trainer, train
 
     command = cli_train.parse_command(args.train_argv)
@@ -246,14 +194,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.algorithm is None or args.distribution is None:
             raise UserError(cli_train.usage_line())
-        from nacre.envs.registry import make_distribution
+        from nacre.envs.kwargs import check_env_kwargs
+        from nacre.envs.registry import TaskDistributionError, make_distribution
 
         config_cls, trainer_cls = algorithm_classes(args.algorithm)
         foreign = cli_train.foreign_settings(config_cls, command.settings)
         if foreign:
             raise UserError(foreign)
         overrides = cli_train.read_settings(config_cls, command.settings, f"nacre train {args.algorithm}")
-        _check_env_kwargs(args.distribution, overrides.get("env_kwargs", {}))
+        try:
+            check_env_kwargs(args.distribution, overrides.get("env_kwargs", {}))
+        except TaskDistributionError as exc:  # "env_kwargs goal_radius=...: ... expects a number"
+            raise UserError(f"--env-kwargs{str(exc).removeprefix('env_kwargs')}") from None
         make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
         preset = importlib.import_module(config_cls.__module__).preset
         cfg = preset(args.preset, args.distribution, **overrides)
@@ -299,7 +251,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             bar.close()
     if trainer.iteration >= cfg.num_iterations:
         result = trainer.evaluate(rng=np.random.default_rng(cfg.seed + 1))
-        _save_eval(run_dir, trainer, result, tag="final")
+        save_evaluation(run_dir, trainer, result, tag="final")
         print(_format_curve(trainer, result))
     done = trainer.iteration - first
     more = "" if trainer.iteration >= cfg.num_iterations else f"; continue with: nacre train --resume {run_dir}"
@@ -325,38 +277,6 @@ def _stopped(run_dir: Path, trainer: Any, exc: KeyboardInterrupt) -> int:
 
 
 # ---------------------------------------------------------------------- eval
-def _save_eval(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
-    from nacre.training.checkpoint import atomic_write_bytes
-
-    out_dir = Path(run_dir) / "eval"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"adaptation_iter{trainer.iteration:06d}_{tag}.npz"
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **result.to_dict(), iteration=trainer.iteration, env_steps=trainer.env_steps)
-    atomic_write_bytes(path, buf.getvalue())
-    summary: dict[str, Any] = {"iteration": trainer.iteration, "env_steps": trainer.env_steps,
-                               "grad_steps": trainer.grad_steps}  # fmt: skip
-    if hasattr(result, "steps"):  # offline adaptation: one column per number of test-time steps
-        summary.update({"adaptation_steps": result.steps.tolist(), "num_transitions": result.num_transitions,
-                        "mean_return_per_steps": _nan_to_none(np.nanmean(result.returns, axis=(0, 1))),
-                        "return_quantiles_25_50_75": [_nan_to_none(q) for q in result.quantiles()],
-                        "diverged_per_steps": result.diverged.mean(axis=(0, 1)).tolist()})  # fmt: skip
-    else:
-        summary.update({"test_return_index": trainer.cfg.test_return_index,
-                        "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
-                        "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist(),
-                        "found_by_trajectory": result.found.mean(axis=(0, 1)).tolist()})  # fmt: skip
-    atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
-    return path
-
-
-def _nan_to_none(values: np.ndarray) -> list[float | None]:
-    """A JSON-safe list: NaN (all adaptations diverged) becomes null."""
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
-
-
 def _format_curve(trainer: Any, result: Any) -> str:
     if hasattr(result, "steps"):
         return _format_offline(trainer, result)
@@ -401,6 +321,7 @@ def _format_offline(trainer: Any, result: Any) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from nacre.evaluation.saving import save_evaluation
     from nacre.training.loop import load_trainer
 
     for name, value in (("--runs", args.runs), ("--trajectories", args.trajectories),
@@ -436,7 +357,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         result = trainer.evaluate(args.tasks, args.runs, args.trajectories, rng=rng, progress=progress)
     if bar is not None:
         bar.close()
-    path = _save_eval(args.run_dir, trainer, result, tag=args.tasks)
+    path = save_evaluation(args.run_dir, trainer, result, tag=args.tasks)
     print(_format_curve(trainer, result))
     print(f"nacre: saved {path}", file=sys.stderr)
     return 0

@@ -322,12 +322,13 @@ class _Resolver:
         return self._dists[key]
 
     def check_env_kwargs(self, dist: str, env_kwargs: dict[str, Any], where: str) -> None:
-        from nacre.cli import UserError, _check_env_kwargs
+        from nacre.envs.kwargs import check_env_kwargs
+        from nacre.envs.registry import TaskDistributionError
 
         try:
-            _check_env_kwargs(dist, env_kwargs)
-        except UserError as exc:
-            raise ScaleError(f"{where}: {exc}".replace("--env-kwargs ", "env_kwargs ")) from None
+            check_env_kwargs(dist, env_kwargs)
+        except TaskDistributionError as exc:
+            raise ScaleError(f"{where}: {exc}") from None
 
     def config(self, algorithm: str, preset: str, dist: str, overrides: dict[str, Any], where: str) -> dict:
         from nacre.config import ConfigError

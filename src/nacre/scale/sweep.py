@@ -160,7 +160,7 @@ def train_trial(trial: Trial, root: str | Path, *, device: str | None = None,
     Returns a summary (iteration, counters, the last metrics)."""
     import numpy as np
 
-    from nacre.cli import _save_eval
+    from nacre.evaluation.saving import save_evaluation
     from nacre.training.loop import algorithm_classes, resume_trainer, train
 
     if threads:
@@ -206,7 +206,7 @@ def train_trial(trial: Trial, root: str | Path, *, device: str | None = None,
                                "grad_steps": trainer.grad_steps}  # fmt: skip
     if trainer.iteration >= trainer.cfg.num_iterations and not final_eval_path(run_dir, trainer.iteration).is_file():
         result = trainer.evaluate(rng=np.random.default_rng(trainer.cfg.seed + 1))
-        _save_eval(run_dir, trainer, result, tag="final")
+        save_evaluation(run_dir, trainer, result, tag="final")
         final = trainer.eval_metrics(result)
         summary.update({f"final/{k}": v for k, v in _numeric(final).items()})
     summary.update({f"last/{k}": v for k, v in _numeric(metrics).items()})
