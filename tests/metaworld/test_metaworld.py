@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import os
 import re
@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.metaworld
-if importlib.util.find_spec("metaworld") is None:
+try:  # the installed distribution, not a directory named metaworld on sys.path (this one, under tests/)
+    importlib.metadata.version("metaworld")
+except importlib.metadata.PackageNotFoundError:
     pytest.skip("the metaworld extra is not installed (pip install -e '.[metaworld]' in its own environment)",
                 allow_module_level=True)
 

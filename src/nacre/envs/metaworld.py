@@ -21,6 +21,7 @@ benchmark's train set and test tasks from its test set only.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import pickle
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -74,12 +75,20 @@ def import_metaworld() -> Any:
     except ModuleNotFoundError:
         raise TaskDistributionError(f"Meta-World needs MuJoCo, which is not installed: {INSTALL_HINT}") from None
     try:
+        importlib.metadata.version("metaworld")  # installed (a directory named metaworld on sys.path is not)
         check_metaworld_mujoco(str(mujoco.__version__), required_mujoco())
-        return importlib.import_module("metaworld")
+        module = importlib.import_module("metaworld")
+    except importlib.metadata.PackageNotFoundError:
+        raise TaskDistributionError(f"Meta-World is not installed: {INSTALL_HINT}") from None
     except ModuleNotFoundError as exc:
         if exc.name != "metaworld":
             raise
         raise TaskDistributionError(f"Meta-World is not installed: {INSTALL_HINT}") from None
+    if not hasattr(module, "ML1"):
+        found = getattr(module, "__path__", module)
+        raise TaskDistributionError(f"'import metaworld' found {found!r}, not Meta-World: a directory named metaworld "
+                                    f"shadows it, or it is not installed ({INSTALL_HINT})")
+    return module
 
 
 # ---------------------------------------------------------------------- tasks <-> Meta-World Task objects
