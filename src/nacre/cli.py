@@ -168,7 +168,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from nacre import cli_train
     from nacre.evaluation.saving import save_evaluation
-    from nacre.training.loop import algorithm_classes, check_device, read_run_config, resume_trainer, train
+    from nacre.training.loop import (
+        algorithm_classes,
+        check_device,
+        read_run_config,
+        resume_trainer,
+        run_dir_name,
+        train,
+    )
 
     command = cli_train.parse_command(args.train_argv)
     for name in ("algorithm", "distribution", "preset", "run_dir", "resume", "iterations", "no_progress",
@@ -210,8 +217,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         preset = importlib.import_module(config_cls.__module__).preset
         cfg = preset(args.preset, args.distribution, **overrides)
         check_device(cfg.device)
-        run_dir = args.run_dir or Path("runs") / (
-            f"{args.algorithm}-{args.distribution}-s{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        run_dir = args.run_dir or Path("runs") / run_dir_name(
+            args.algorithm, args.distribution, cfg.seed, datetime.now().strftime("%Y%m%d-%H%M%S")
         )
         from nacre.training.loop import check_new_run_dir
 
@@ -280,19 +287,10 @@ def _stopped(run_dir: Path, trainer: Any, exc: KeyboardInterrupt) -> int:
 def _format_curve(trainer: Any, result: Any) -> str:
     if hasattr(result, "steps"):
         return _format_offline(trainer, result)
-    mean = result.returns.mean(axis=(0, 1))
-    sem = result.returns.mean(axis=0).std(axis=0) / max(1, np.sqrt(result.returns.shape[1]))
-    sparse = trainer.distribution.has_sparse_reward
-    lines = [f"adaptation on {result.returns.shape[1]} held-out tasks x {result.returns.shape[0]} runs "
-             f"(iteration {trainer.iteration}, {trainer.env_steps} env steps):",
-             "  traj  return (mean +- s.e.)" + ("  success  found by now" if sparse else "")]
-    found = result.found
-    for k, (m, s) in enumerate(zip(mean, sem, strict=True)):
-        succ = (f"  {result.success[:, :, k].mean():6.0%}  {found[:, :, k].mean():11.0%}"
-                if sparse else "")  # fmt: skip
-        mark = "  <- reported (after exploration)" if k == trainer.cfg.test_return_index else ""
-        lines.append(f"  {k + 1:4d}  {m:9.3f} +- {s:.3f}{succ}{mark}")
-    return "\n".join(lines)
+    from nacre.evaluation.adaptation import format_adaptation
+
+    return format_adaptation(result, trainer.cfg.test_return_index, trainer.iteration, trainer.env_steps,
+                             show_success=trainer.distribution.has_sparse_reward)
 
 
 def _format_offline(trainer: Any, result: Any) -> str:
