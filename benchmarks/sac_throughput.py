@@ -35,6 +35,7 @@ def variants() -> dict[str, dict]:
     out = {"plain (all options off)": PLAIN}
     out.update({name: {**PLAIN, **opt} for name, opt in ALONE.items()})
     out["all lossless options (default)"] = {}
+    out["all but fused linear+ReLU"] = dict(fused_linear_relu=False)
     if cpu_bf16_matmul_supported():
         out["all options + bf16"] = dict(precision="bf16")
     return out
