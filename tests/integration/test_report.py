@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shlex
 from pathlib import Path
 from types import SimpleNamespace
@@ -97,14 +98,19 @@ def test_report_on_real_runs(pearl_runs, tmp_path, capsys):
 
     # runs table: commands, seeds, git revision, evaluation used
     runs = {Path(r["run"]).name: r for r in _rows(out / "runs.csv")}
-    assert runs["s1"]["command"] == "nacre train pearl sparse-point-robot --preset tiny --seed 1"
-    assert runs["kl"]["command"] == "nacre train pearl sparse-point-robot --preset tiny --kl-lambda 0.5 --seed 0"
-    assert runs["s0"]["git_revision"] == "unknown" and runs["s0"]["evaluation"].endswith("_test.npz")
+    # nacre train records its own command line and the source revision in config.json; the report shows them
+    recorded = lambda key, *flags: shlex.join(["nacre", "train", "pearl", "sparse-point-robot", "--preset", "tiny",
+                                               "--run-dir", str(pearl_runs[key]), "--no-progress",
+                                               "--no-tensorboard", *flags])  # fmt: skip
+    assert runs["s1"]["command"] == recorded("s1", "--seed", "1")
+    assert runs["kl"]["command"] == recorded("kl", "--seed", "0", "--kl-lambda", "0.5")
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", runs["s0"]["git_revision"])
+    assert runs["s0"]["evaluation"].endswith("_test.npz")
     assert float(runs["s0"]["wall_clock_s"]) > 0
     text = (out / "report.md").read_text()
-    for needle in ("## Runs", "pearl kl_lambda=0.5", "`nacre train pearl sparse-point-robot --preset tiny --seed 1`",
+    for needle in ("## Runs", "pearl kl_lambda=0.5", f"`{recorded('s1', '--seed', '1')}`",
                    "![sparse-point-robot-v1_final](sparse-point-robot-v1_final.png)", "P(X > Y)",
-                   "unknown"):  # fmt: skip
+                   runs["s0"]["git_revision"]):  # fmt: skip
         assert needle in text
 
 
