@@ -84,7 +84,7 @@ class LineGoals(TaskDistribution):
         return "left" if task["goal"] < 0 else "right"
 
     def preset_overrides(self, algorithm, preset_name):
-        return {"kl_lambda": 0.5} if preset_name == "paper" else {}
+        return {"kl_lambda": 0.5} if (algorithm, preset_name) == ("pearl", "paper") else {}  # PEARL's field
 
 
 class NotJsonGoals(LineGoals):
