@@ -419,13 +419,11 @@ def _plot_algorithm(run_dir: Path) -> str:
 def _check_writable(path: Path, flag: str) -> None:
     if path.is_dir():
         raise UserError(f"{flag} {path} is a directory")
-    existing = path.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UserError(f"cannot write {path}: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write {path}: {existing} is not writable")
+    from nacre.training.loop import creation_problem
+
+    problem = creation_problem(path.parent)
+    if problem:
+        raise UserError(f"cannot write {path}: {problem}")
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:

@@ -86,13 +86,21 @@ def check_new_run_dir(run_dir: Path) -> None:
         raise RunDirError(f"{run_dir} holds a nacre dataset (manifest.json), not a run: choose another --run-dir")
     if (run_dir / "config.json").exists() or list_checkpoints(run_dir / "checkpoints"):
         raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
-    existing = run_dir
+    problem = creation_problem(run_dir)
+    if problem:
+        raise RunDirError(f"cannot create {run_dir}: {problem}")
+
+
+def creation_problem(path: Path) -> str | None:
+    """Why ``path`` could not be created: its nearest existing ancestor is a file or is not writable; else None."""
+    existing = Path(path)
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise RunDirError(f"cannot create {run_dir}: {existing} is a file")
+        return f"{existing} is a file"
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise RunDirError(f"cannot create {run_dir}: {existing} is not writable")
+        return f"{existing} is not writable"
+    return None
 
 
 def _tasks_json(trainer: Trainer) -> dict[str, list[dict]]:
