@@ -181,7 +181,7 @@ def test_shipped_specs_are_valid(name, scale):
     assert spec.runnable and len({t.name for t in spec.trials}) == len(spec.trials)
     if name == "pearl-fig3" and scale == "cpu":
         pearl = [t for t in spec.trials if t.algorithm == "pearl"]
-        assert len(pearl) == 20 and {t.config["num_iterations"] for t in pearl} == {100}
+        assert len(pearl) == 20 and {t.config["num_iterations"] for t in pearl} == {50}
         assert {t.config["env_kwargs"]["goal_radius"] for t in pearl} == {0.8, 0.2}
         assert any(t.algorithm == "maesn" for t in spec.trials)
 
@@ -247,3 +247,18 @@ def test_entry_keys_replace_the_defaults_singular_or_plural(tmp_path):
     assert [t.name for t in spec.trials] == ["pearl-sparse-point-robot-tiny-s7",
                                              "pearl-point-robot-tiny-kl_lambda=0.5-s0",
                                              "pearl-point-robot-tiny-kl_lambda=0.5-s1"]
+
+
+def test_seeds_option_runs_part_of_the_grid(tmp_path, capsys):
+    path = _write(tmp_path, GRID)
+    root = str(tmp_path / "runs")
+    assert main(["sweep", str(path), "--dry-run", "--root", root, "--seeds", "1"]) == 0
+    captured = capsys.readouterr()
+    listed = [line.split()[1] for line in captured.out.splitlines()]
+    assert listed == ["pearl-sparse-point-robot-tiny-kl_lambda=0.1-s1", "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s1"]
+    assert "2 trials: 2 new" in captured.err
+    assert main(["sweep", str(path), "--dry-run", "--root", root, "--seeds", "0", "7"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no trial has seed 7; its seeds are 0, 1" in err
+    assert main(["reproduce", "pearl-fig3", "--scale", "cpu", "--dry-run", "--root", root, "--seeds", "0", "1"]) == 0
+    assert "12 trials: 12 new" in capsys.readouterr().err  # (2 radii x 2 PEARL arms + 2 MAESN radii) x 2 seeds

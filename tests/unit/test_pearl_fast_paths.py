@@ -32,6 +32,14 @@ FAST = {
 MODULES = ("encoder", "qf", "vf", "policy", "target_vf")
 
 
+@pytest.fixture(autouse=True)
+def _fused_kernel_everywhere(monkeypatch):
+    """Run the fused linear+ReLU kernel even on CPUs where the option falls back (it is checked, not timed)."""
+    from nacre.nn import mlp
+
+    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda: True)
+
+
 def _setup(**overrides):
     return _learner_and_batch(hidden_size=24, **overrides)
 
@@ -235,3 +243,22 @@ def test_changed_speed_options_take_effect_on_a_running_learner():
     learner.cfg = learner.cfg.replace(q_ensemble="batched", inplace_relu=False, precision="bf16")
     learner.update(batch, context)
     assert learner.nets.qf.matmul == "batched" and not learner.nets.vf.inplace_relu and learner.precision == "bf16"
+
+
+@pytest.mark.parametrize("flags, fused_runs", [({"avx2", "avx512f"}, True), ({"avx2", "fma"}, False)])
+def test_fused_linear_relu_only_where_the_cpu_has_avx512(monkeypatch, flags, fused_runs):
+    """The fused kernel measured slower on an AVX2-only CPU: there the option computes matmul then ReLU."""
+    from nacre.nn import mlp
+
+    monkeypatch.undo()  # drop the autouse fixture's override
+    mlp._fused_linear_relu_pays.cache_clear()
+    monkeypatch.setattr(prec, "cpu_flags", lambda: frozenset(flags))
+    calls = []
+    monkeypatch.setattr(mlp._LinearReLU, "apply", lambda *a: calls.append(1) or torch.relu(a[0] @ a[1].t() + a[2]))
+    try:
+        x, w, b = torch.randn(4, 3), torch.randn(5, 3), torch.randn(5)
+        y = mlp.linear_relu(x, w, b, fused=True, inplace=False)
+        torch.testing.assert_close(y, torch.relu(x @ w.t() + b))
+        assert bool(calls) == (fused_runs and mlp._fused_linear_relu_available())
+    finally:
+        mlp._fused_linear_relu_pays.cache_clear()

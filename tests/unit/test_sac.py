@@ -149,6 +149,14 @@ def test_sac_learns_point_robot_goal():
 SAC_PLAIN = dict(q_ensemble="batched", inplace_relu=False, fused_linear_relu=False, fused_adam=False)
 
 
+@pytest.fixture(autouse=True)
+def _fused_kernel_everywhere(monkeypatch):
+    """Run the fused linear+ReLU kernel even on CPUs where the option falls back (it is checked, not timed)."""
+    from nacre.nn import mlp
+
+    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda: True)
+
+
 @pytest.mark.parametrize("option", ["q_ensemble", "inplace_relu", "fused_linear_relu", "fused_adam", "all"])
 def test_speed_options_compute_the_plain_update(option):
     """Each speed option (and all together, the default) gives the plain step's parameters after 4 updates."""

@@ -28,6 +28,19 @@ def _fused_linear_relu_available() -> bool:
 
 
 @functools.cache
+def _fused_linear_relu_pays() -> bool:
+    """Whether the fused oneDNN linear+ReLU beats matmul then ReLU on this CPU: only where it has AVX-512.
+
+    Measured faster on an Intel Xeon with AVX-512 and AMX, slower on an AVX2-only AMD EPYC (the SAC step
+    0.98x alone, the PEARL ``fast`` step 26.4 against 29.9 steps/s; BENCHMARKS.md), so elsewhere the option
+    falls back to the unfused computation (same values to fp32 round-off).
+    """
+    from nacre.nn.precision import cpu_flags
+
+    return "avx512f" in cpu_flags()
+
+
+@functools.cache
 def _onednn_bf16_available() -> bool:
     """Whether oneDNN builds bf16 primitives on this CPU (it refuses to on CPUs without AVX-512)."""
     try:
@@ -62,8 +75,9 @@ class _LinearReLU(torch.autograd.Function):
 
 def linear_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, fused: bool, inplace: bool) -> torch.Tensor:
     """``relu(x @ w.T + b)`` (``w`` as in ``nn.Linear``: ``[out, in]``); ``fused`` uses :class:`_LinearReLU`
-    on CPU tensors (under CPU autocast its operands are cast to the autocast dtype first, as autocast would)."""
-    if fused and x.device.type == "cpu" and _fused_linear_relu_available():
+    on CPU tensors where it pays (:func:`_fused_linear_relu_pays`; under CPU autocast its operands are cast to
+    the autocast dtype first, as autocast would)."""
+    if fused and x.device.type == "cpu" and _fused_linear_relu_available() and _fused_linear_relu_pays():
         if torch.is_autocast_enabled("cpu"):
             dtype = torch.get_autocast_dtype("cpu")
             if dtype == torch.bfloat16 and not _onednn_bf16_available():  # oneDNN has no bf16 kernel here

@@ -31,15 +31,22 @@ def cpu_bf16_matmul_supported() -> bool:
             return False
     except (AttributeError, RuntimeError):
         return False
+    return any(f in cpu_flags() for f in _CPU_BF16_FLAGS)
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags of this x86 CPU (``/proc/cpuinfo``); empty where they cannot be read."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return frozenset()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
                 if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return any(f in flags for f in _CPU_BF16_FLAGS)
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return False
+    return frozenset()
 
 
 def cuda_bf16_matmul_supported(device: torch.device) -> bool:

@@ -36,7 +36,7 @@ import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -539,3 +539,17 @@ def check_dataset(dataset: str, dist: str, resolver: _Resolver, where: str, miss
     except DatasetError as exc:
         raise ScaleError(f"{where}: {exc}") from None
     return False
+
+
+def only_seeds(spec: SweepSpec, seeds: Sequence[int] | None) -> SweepSpec:
+    """``spec`` with only the trials of ``seeds`` (all of them for None): a grid run a few seeds at a time.
+
+    A seed no trial has is a :class:`ScaleError` naming the spec's seeds.
+    """
+    if seeds is None:
+        return spec
+    have = sorted({t.seed for t in spec.trials})
+    unknown = [s for s in seeds if s not in have]
+    if unknown:
+        raise ScaleError(f"{spec.name}: no trial has seed {unknown[0]}; its seeds are {', '.join(map(str, have))}")
+    return replace(spec, trials=tuple(t for t in spec.trials if t.seed in set(seeds)))

@@ -106,7 +106,7 @@ class PearlConfig(ConfigBase):
     #: ReLU in place on each layer's fresh output (same values; one activation buffer fewer per layer)
     inplace_relu: bool = True
     #: CPU: each hidden layer's matmul, bias and ReLU as one oneDNN primitive (same values; fewer passes
-    #: over memory); ignored where oneDNN is unavailable
+    #: over memory); ignored where oneDNN is unavailable or the CPU lacks AVX-512 (measured slower there)
     fused_linear_relu: bool = True
     # batches
     #: tasks per gradient step (distinct when there are enough train tasks)
