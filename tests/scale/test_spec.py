@@ -184,6 +184,12 @@ def test_shipped_specs_are_valid(name, scale):
         assert len(pearl) == 20 and {t.config["num_iterations"] for t in pearl} == {50}
         assert {t.config["env_kwargs"]["goal_radius"] for t in pearl} == {0.8, 0.2}
         assert any(t.algorithm == "maesn" for t in spec.trials)
+    if name == "pearl-ablations":
+        seeds = {"cpu": 2, "paper": 3}[scale]
+        arms = {(t.config["encoder"], t.config["context_source"]) for t in spec.trials}
+        assert arms == {("mlp", "recent"), ("rnn-transitions", "recent"), ("rnn-trajectories", "recent"),
+                        ("mlp", "replay")}  # fmt: skip
+        assert len(spec.trials) == 4 * seeds
 
 
 def test_all_five_figures_ship():
@@ -255,7 +261,8 @@ def test_seeds_option_runs_part_of_the_grid(tmp_path, capsys):
     assert main(["sweep", str(path), "--dry-run", "--root", root, "--seeds", "1"]) == 0
     captured = capsys.readouterr()
     listed = [line.split()[1] for line in captured.out.splitlines()]
-    assert listed == ["pearl-sparse-point-robot-tiny-kl_lambda=0.1-s1", "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s1"]
+    assert listed == ["pearl-sparse-point-robot-tiny-kl_lambda=0.1-s1",
+                      "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s1"]  # fmt: skip
     assert "2 trials: 2 new" in captured.err
     assert main(["sweep", str(path), "--dry-run", "--root", root, "--seeds", "0", "7"]) == 2
     err = capsys.readouterr().err

@@ -18,6 +18,7 @@ EncoderKind = Literal["mlp", "rnn-transitions", "rnn-trajectories"]
 KLReduction = Literal["sum", "mean"]
 Precision = Literal["fp32", "bf16", "auto"]
 QEnsemble = Literal["split", "batched"]
+ContextSource = Literal["recent", "replay"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class PearlConfig(ConfigBase):
 
     label: ClassVar[str] = "PEARL"
     type_aliases: ClassVar[dict[str, type]] = {"EncoderKind": str, "KLReduction": str, "Precision": str,
-                                                 "QEnsemble": str}
+                                                 "QEnsemble": str, "ContextSource": str}
 
     # task distribution
     env: str = "sparse-point-robot"
@@ -113,8 +114,14 @@ class PearlConfig(ConfigBase):
     meta_batch: int = 16
     #: RL transitions per task and gradient step
     batch_size: int = 256
-    #: context transitions per task and gradient step, from the encoder buffer
+    #: context transitions per task and gradient step, from the buffer context_source names
     embedding_batch_size: int = 100
+    #: where the meta-training gradient steps draw each task's context: "recent" from the task's encoder buffer
+    #: (the prior and posterior data of its latest collection), "replay" from its whole RL buffer (every
+    #: iteration's data, extra-RL-posterior steps included, as the RL batch), the paper's cheetah-vel ablation,
+    #: which it reports worse. Only training changes: collection infers its posterior from the encoder buffer and
+    #: the meta-test from the online context either way. Offline PEARL has one buffer, so both are the same
+    context_source: ContextSource = "recent"
     # data collection (REFERENCE 1.3)
     #: training iterations (each: data collection, then num_train_steps_per_itr gradient steps)
     num_iterations: int = 500
@@ -190,6 +197,8 @@ class PearlConfig(ConfigBase):
             raise ConfigError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
         if self.q_ensemble not in ("split", "batched"):
             raise ConfigError(f"q_ensemble must be 'split' or 'batched', got {self.q_ensemble!r}")
+        if self.context_source not in ("recent", "replay"):
+            raise ConfigError(f"context_source must be 'recent' or 'replay', got {self.context_source!r}")
         if self.kl_reduction not in ("sum", "mean"):
             raise ConfigError(f"kl_reduction must be 'sum' or 'mean', got {self.kl_reduction!r}")
         if self.num_exp_traj_eval > self.num_eval_trajectories:

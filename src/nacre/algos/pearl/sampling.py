@@ -17,7 +17,8 @@ def sample_context(
     buffer: MultiTaskReplayBuffer, tasks: Sequence[int], cfg: PearlConfig, rng: np.random.Generator,
     device: torch.device,
 ) -> torch.Tensor:  # fmt: skip
-    """Context ``[T, embedding_batch_size, C]`` from the encoder buffer (sparse rewards if configured).
+    """Context ``[T, embedding_batch_size, C]`` from ``buffer`` (sparse rewards if configured): the encoder
+    buffer, or in the gradient steps the RL buffer with ``context_source="replay"`` (the trainer chooses).
 
     ``rnn-trajectories`` takes whole consecutive episodes in order; the others draw transitions
     uniformly (for ``rnn-transitions`` that is the shuffled-transition ablation).

@@ -120,9 +120,10 @@ class PearlTrainer:
         device = self.learner.device
         # Distinct tasks when there are enough; the two-task paper presets (meta_batch 4) repeat tasks.
         with_replacement = cfg.meta_batch > cfg.n_train_tasks
+        context_buffer = self.context_buffer()
         for _ in range(cfg.num_train_steps_per_itr):
             tasks = seeds.buffer.choice(cfg.n_train_tasks, size=cfg.meta_batch, replace=with_replacement)
-            context = sample_context(self.enc_buffer, tasks, cfg, seeds.buffer, device)
+            context = sample_context(context_buffer, tasks, cfg, seeds.buffer, device)
             batch = sample_rl_batch(self.rl_buffer, tasks, cfg.batch_size, seeds.buffer, device)
             step_metrics.append(self.learner.update(batch, context))
             self.grad_steps += 1
@@ -149,6 +150,11 @@ class PearlTrainer:
             "memory/replay_bytes": sum({id(b): b.nbytes() for b in (self.rl_buffer, self.enc_buffer)}.values()),
         })  # fmt: skip
         return metrics
+
+    def context_buffer(self) -> MultiTaskReplayBuffer:
+        """The buffer the gradient steps draw context from (``cfg.context_source``): the encoder buffer
+        ("recent") or the RL buffer ("replay", the paper's ablation). Collection always uses the encoder buffer."""
+        return self.rl_buffer if self.cfg.context_source == "replay" else self.enc_buffer
 
     def _collect(self) -> dict[str, list[Trajectory]]:
         """This iteration's data collection by phase (REFERENCE 1.3), already added to the buffers."""
