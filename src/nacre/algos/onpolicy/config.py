@@ -1,4 +1,5 @@
-"""What the on-policy meta-learners' configs share (MAML-TRPO, ProMP): fields, validation and presets.
+"""What the on-policy meta-learners' configs share: fields, validation and presets (:class:`OnPolicyRunConfig`,
+every on-policy method's; :class:`OnPolicyConfig`, the gradient-based ones': MAML-TRPO, ProMP, MAESN).
 
 Defaults and ``paper`` presets follow the ProMP authors' run scripts, with which PEARL's authors ran these
 baselines (REFERENCE 5.1): 40 tasks x 20 rollouts per iteration, discount 0.99, GAE lambda 1, per-task
@@ -17,20 +18,29 @@ from typing import Any, ClassVar, TypeVar
 
 from nacre.config import ConfigBase, ConfigError
 
-C = TypeVar("C", bound="OnPolicyConfig")
+C = TypeVar("C", bound="OnPolicyRunConfig")
 
 PRESETS = ("paper", "fast", "tiny")
 
 
 @dataclass(frozen=True)
-class OnPolicyConfig(ConfigBase):
-    """The fields of every on-policy meta-learner. A subclass adds its outer-loop settings and calls
-    :meth:`check_onpolicy_fields` in ``__post_init__``."""
+class OnPolicyRunConfig(ConfigBase):
+    """The fields of every on-policy meta-learner, RL2-PPO included: task distribution, policy noise, sampling
+    budget, returns and advantages, meta-test schedule and run. The doc comments are the gradient-based methods'
+    (:class:`OnPolicyConfig`); a subclass redefines a field whose meaning it words otherwise. A subclass adds its
+    own settings, names the ones that must be positive / non-negative in :attr:`positive_fields` /
+    :attr:`non_negative_fields` and calls :meth:`check_onpolicy_fields` in ``__post_init__``."""
 
     run_only_fields: ClassVar[frozenset[str]] = frozenset({
         "device", "num_iterations", "eval_every", "checkpoint_every", "keep_checkpoints", "num_evals",
-        "eval_rollouts", "eval_steps",
     })  # fmt: skip
+    #: the fields :meth:`check_onpolicy_fields` requires to be positive (a subclass appends its own)
+    positive_fields: ClassVar[tuple[str, ...]] = (
+        "n_train_tasks", "n_test_tasks", "hidden_size", "init_std", "min_std", "action_scale", "meta_batch",
+        "num_evals", "eval_every", "num_iterations", "checkpoint_every", "keep_checkpoints",
+    )  # fmt: skip
+    #: the fields :meth:`check_onpolicy_fields` requires to be non-negative (a subclass appends its own)
+    non_negative_fields: ClassVar[tuple[str, ...]] = ("horizon", "seed", "baseline_reg")
 
     # task distribution
     #: task distribution id (``nacre list``) or ``module:Class``
@@ -47,8 +57,6 @@ class OnPolicyConfig(ConfigBase):
     # policy (REFERENCE 5.1)
     #: units per tanh hidden layer of the Gaussian policy (128 on humanoid-dir)
     hidden_size: int = 64
-    #: tanh hidden layers (the mean head after them is linear)
-    hidden_layers: int = 2
     #: initial standard deviation of the state-independent, learned action noise
     init_std: float = 1.0
     #: floor of the action standard deviation
@@ -58,13 +66,8 @@ class OnPolicyConfig(ConfigBase):
     # sampling
     #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 40
-    #: rollouts per task and adaptation step (pre- and post-update alike)
-    rollouts_per_task: int = 20
     #: steps per rollout; 0 = the distribution's episode_length
     horizon: int = 0
-    #: environments per task slot (the rollouts of a task run in waves of this many); 0 = rollouts_per_task.
-    #: Changes the random stream, not the method
-    envs_per_task: int = 0
     # returns and advantages (REFERENCE 5.1)
     #: discount of the returns and of GAE
     discount: float = 0.99
@@ -74,16 +77,7 @@ class OnPolicyConfig(ConfigBase):
     normalize_advantages: bool = True
     #: ridge coefficient of the per-task linear feature baseline (x10 up to 5 times if the fit is NaN)
     baseline_reg: float = 1e-5
-    # inner loop (REFERENCE 5.1): gradient ascent on all policy parameters, log-std included
-    #: inner-step size, fixed (0.05 on the rand-params families)
-    inner_lr: float = 0.1
-    #: inner steps per task in meta-training (2 on ant-goal), each on freshly sampled rollouts
-    inner_steps: int = 1
     # meta-test: per held-out task, rollouts with the meta-policy, adapt, rollouts, ... (docs/baselines.md)
-    #: rollouts per adaptation step at meta-test (the data of each test-time step, and the return it reports)
-    eval_rollouts: int = 20
-    #: the evaluations during training report the return after 0, 1, ..., eval_steps adaptation steps
-    eval_steps: int = 1
     #: independent runs per test task
     num_evals: int = 1
     #: evaluate on the held-out tasks every this many iterations (and after the last)
@@ -100,21 +94,14 @@ class OnPolicyConfig(ConfigBase):
     #: checkpoints kept in the run directory (the newest)
     keep_checkpoints: int = 2
 
-    @property
-    def rollout_envs(self) -> int:
-        """Environments per task slot."""
-        return min(self.envs_per_task or self.rollouts_per_task, self.rollouts_per_task)
-
     def check_onpolicy_fields(self) -> None:
-        """Validate the shared fields (types first); raise :class:`ConfigError` naming the field."""
+        """Validate the shared fields and the subclass's :attr:`positive_fields` / :attr:`non_negative_fields`
+        (types first); raise :class:`ConfigError` naming the field."""
         self.check_types()
-        positive = ["n_train_tasks", "n_test_tasks", "hidden_size", "hidden_layers", "init_std", "min_std",
-                    "action_scale", "meta_batch", "rollouts_per_task", "inner_lr", "inner_steps", "eval_rollouts",
-                    "num_evals", "eval_every", "num_iterations", "checkpoint_every", "keep_checkpoints"]  # fmt: skip
-        for name in positive:
+        for name in self.positive_fields:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("horizon", "envs_per_task", "eval_steps", "seed", "baseline_reg"):
+        for name in self.non_negative_fields:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
         for name in ("discount", "gae_lambda"):
@@ -129,6 +116,76 @@ class OnPolicyConfig(ConfigBase):
     def grad_steps_per_iteration(self) -> int:
         """Outer-loop steps per iteration (the progress bar's unit)."""
         return 1
+
+    @property
+    def rollout_envs(self) -> int:
+        """Environments per task slot of the training pool."""
+        raise NotImplementedError
+
+    @classmethod
+    def preset_values(cls, name: str, fam: str) -> dict[str, Any]:
+        """The values preset ``name`` gives this config class's own fields on task family ``fam`` (before the
+        method's table in :func:`onpolicy_preset`)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class OnPolicyConfig(OnPolicyRunConfig):
+    """The fields of the gradient-based on-policy meta-learners (MAML-TRPO, ProMP, MAESN): the shared ones plus
+    the rollouts per adaptation step and the inner loop. A subclass adds its outer-loop settings and calls
+    :meth:`check_onpolicy_fields` in ``__post_init__``."""
+
+    run_only_fields: ClassVar[frozenset[str]] = OnPolicyRunConfig.run_only_fields | {"eval_rollouts", "eval_steps"}
+    positive_fields: ClassVar[tuple[str, ...]] = (
+        *OnPolicyRunConfig.positive_fields, "hidden_layers", "rollouts_per_task", "inner_lr", "inner_steps",
+        "eval_rollouts",
+    )  # fmt: skip
+    non_negative_fields: ClassVar[tuple[str, ...]] = (
+        *OnPolicyRunConfig.non_negative_fields, "envs_per_task", "eval_steps",
+    )  # fmt: skip
+
+    # policy (REFERENCE 5.1)
+    #: tanh hidden layers (the mean head after them is linear)
+    hidden_layers: int = 2
+    # sampling
+    #: rollouts per task and adaptation step (pre- and post-update alike)
+    rollouts_per_task: int = 20
+    #: environments per task slot (the rollouts of a task run in waves of this many); 0 = rollouts_per_task.
+    #: Changes the random stream, not the method
+    envs_per_task: int = 0
+    # inner loop (REFERENCE 5.1): gradient ascent on all policy parameters, log-std included
+    #: inner-step size, fixed (0.05 on the rand-params families)
+    inner_lr: float = 0.1
+    #: inner steps per task in meta-training (2 on ant-goal), each on freshly sampled rollouts
+    inner_steps: int = 1
+    # meta-test: per held-out task, rollouts with the meta-policy, adapt, rollouts, ... (docs/baselines.md)
+    #: rollouts per adaptation step at meta-test (the data of each test-time step, and the return it reports)
+    eval_rollouts: int = 20
+    #: the evaluations during training report the return after 0, 1, ..., eval_steps adaptation steps
+    eval_steps: int = 1
+
+    @property
+    def rollout_envs(self) -> int:
+        """Environments per task slot."""
+        return min(self.envs_per_task or self.rollouts_per_task, self.rollouts_per_task)
+
+    @classmethod
+    def preset_values(cls, name: str, fam: str) -> dict[str, Any]:
+        """The policy size, inner loop and rollout counts of preset ``name`` on family ``fam`` (REFERENCE 5.1)."""
+        base = _base_family(fam)
+        values: dict[str, Any] = {}
+        if name in ("paper", "fast"):
+            values.update(hidden_size=128 if base == "humanoid-dir" else 64, hidden_layers=2,
+                          inner_lr=0.05 if fam in RAND_PARAMS else 0.1, inner_steps=2 if base == "ant-goal" else 1)
+            values["eval_steps"] = values["inner_steps"]
+        # paper: 10 environments per task slot (the 20 rollouts in two waves): half the environments' memory
+        # (about 1 MB each for MuJoCo), the same method
+        values.update({
+            "paper": dict(meta_batch=40, rollouts_per_task=20, num_iterations=1001, eval_rollouts=20, envs_per_task=10),
+            "fast": dict(rollouts_per_task=10, eval_rollouts=10),
+            "tiny": dict(hidden_layers=1, rollouts_per_task=2, eval_rollouts=2, eval_steps=1),
+        }[name])  # fmt: skip
+        return values
 
 
 # ---------------------------------------------------------------- presets
@@ -170,13 +227,23 @@ def _distribution(env: str) -> Any:
     return make_distribution(env)
 
 
+#: the run budgets every on-policy method's presets share; ``tiny`` also caps the horizon at 10 steps and, on a
+#: family without a fixed task set, uses 4 (2) train and 2 test tasks
+_BUDGETS: dict[str, dict[str, Any]] = {
+    "paper": dict(eval_every=10),
+    "fast": dict(meta_batch=20, num_iterations=100, eval_every=10, checkpoint_every=5),  # a CPU budget
+    "tiny": dict(hidden_size=8, meta_batch=2, num_iterations=2, eval_every=1, checkpoint_every=1),  # smoke tests
+}  # fmt: skip
+
+
 def onpolicy_preset(config_cls: type[C], algorithm: str, name: str, env: str, overrides: Mapping[str, Any],
                     method: Mapping[str, Mapping[str, Any]] | None = None) -> C:  # fmt: skip
     """``paper`` / ``fast`` / ``tiny`` for any distribution; ``method[name]`` holds the method's own changes per
     preset (``method["paper-rand-params"]`` is applied to ``paper`` on the rand-params families). Sizes come from
     the distribution's ``episode_length`` and task counts (a fixed task set's, the table above, the family's
-    ``default_task_counts``, else 100 / 30); a family's ``preset_overrides(algorithm, name)`` come next, the
-    caller's ``overrides`` last."""
+    ``default_task_counts``, else 100 / 30), then the shared budgets (:data:`_BUDGETS`), the config class's
+    :meth:`~OnPolicyRunConfig.preset_values` and the method's table; a family's ``preset_overrides(algorithm,
+    name)`` come next, the caller's ``overrides`` last."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     fam = family(env)
@@ -198,26 +265,13 @@ def onpolicy_preset(config_cls: type[C], algorithm: str, name: str, env: str, ov
         values["action_scale"] = 1.0
     if base in _ENV_KWARGS and not fam.startswith("macaw-"):
         values["env_kwargs"] = dict(_ENV_KWARGS[base])
-    rand_params = fam in RAND_PARAMS
-    if name in ("paper", "fast"):
-        values.update(hidden_size=128 if base == "humanoid-dir" else 64, hidden_layers=2,
-                      inner_lr=0.05 if rand_params else 0.1, inner_steps=2 if base == "ant-goal" else 1)  # fmt: skip
-        values["eval_steps"] = values["inner_steps"]
-    if name == "paper":
-        # 10 environments per task slot (the 20 rollouts in two waves): half the environments' memory (about
-        # 1 MB each for MuJoCo), the same method
-        values.update(meta_batch=40, rollouts_per_task=20, num_iterations=1001, eval_every=10, eval_rollouts=20,
-                      envs_per_task=10)  # fmt: skip
-    elif name == "fast":  # a CPU budget: half the tasks, half the rollouts, fewer iterations
-        values.update(meta_batch=20, rollouts_per_task=10, num_iterations=100, eval_every=10, eval_rollouts=10,
-                      checkpoint_every=5)  # fmt: skip
-    elif name == "tiny":  # seconds: smoke tests
-        values.update(hidden_size=8, hidden_layers=1, meta_batch=2, rollouts_per_task=2,
-                      horizon=min(episode_length, 10), num_iterations=2, eval_every=1, eval_rollouts=2, eval_steps=1,
-                      checkpoint_every=1)  # fmt: skip
+    values.update(_BUDGETS[name])
+    if name == "tiny":
+        values["horizon"] = min(episode_length, 10)
         if fixed is None:
             values.update(n_train_tasks=2 if n_train == 2 else 4, n_test_tasks=2)
-    for key in (name, f"{name}-rand-params" if rand_params else ""):
+    values.update(config_cls.preset_values(name, fam))
+    for key in (name, f"{name}-rand-params" if fam in RAND_PARAMS else ""):
         if method and key in method:
             values.update(method[key])
     family_overrides = getattr(dist, "preset_overrides", None)
