@@ -8,7 +8,8 @@ reported returns use the sparse reward. Results have the layout of the other on-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ import torch
 from nacre.algos.maesn.config import MaesnConfig
 from nacre.algos.maesn.learner import inner_step, make_batch
 from nacre.algos.maesn.networks import policy_forward
-from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult
+from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult, onpolicy_adaptation_curves
 from nacre.algos.onpolicy.policies import Params
 from nacre.algos.onpolicy.sampler import ActFn, EnvPool, Rollouts, sample_rollouts
 
@@ -37,8 +38,8 @@ def latent_act_fn(params: Params, z: torch.Tensor, min_std: float = 1e-6) -> Act
 
 
 def sample_with_latents(pool: EnvPool, params: Params, mu: torch.Tensor, log_sigma: torch.Tensor, rollouts: int,
-                        horizon: int, rng: np.random.Generator,
-                        cfg: MaesnConfig) -> tuple[Rollouts, torch.Tensor]:  # fmt: skip
+                        horizon: int, rng: np.random.Generator, min_std: float,
+                        action_scale: float) -> tuple[Rollouts, torch.Tensor]:  # fmt: skip
     """``rollouts`` rollouts per task slot, each with its own ``z ~ N(mu_m, sigma_m)`` (noise from ``rng``); the
     pool must hold ``rollouts`` environments per slot (one wave)."""
     if pool.envs_per_task != rollouts:
@@ -47,52 +48,55 @@ def sample_with_latents(pool: EnvPool, params: Params, mu: torch.Tensor, log_sig
     eps = torch.as_tensor(rng.standard_normal((pool.num_tasks, rollouts, mu.shape[-1])), dtype=mu.dtype,
                           device=mu.device)  # fmt: skip
     z = mu.detach().unsqueeze(1) + log_sigma.detach().exp().unsqueeze(1) * eps
-    batch = sample_rollouts(pool, latent_act_fn(params, z, cfg.min_std), rollouts, horizon, rng, cfg.action_scale)
+    batch = sample_rollouts(pool, latent_act_fn(params, z, min_std), rollouts, horizon, rng, action_scale)
     return batch, z
+
+
+class Latents(NamedTuple):
+    """The latent Gaussians of the task slots ``[M, Z]`` and the ``z [M, K, Z]`` their last rollouts drew."""
+
+    mu: torch.Tensor
+    log_sigma: torch.Tensor
+    z: torch.Tensor | None = None
+
+
+@dataclass
+class LatentAdapter:
+    """The :class:`~nacre.algos.onpolicy.meta_test.Adapter` of MAESN's meta-test: the state of a slot is its latent
+    Gaussian (from the prior), adapted by the inner step with the step sizes ``step_mu`` / ``step_log_sigma``
+    scaled by ``0.5**n`` at step ``n``; the policy weights ``params`` never change."""
+
+    params: Params
+    step_mu: torch.Tensor
+    step_log_sigma: torch.Tensor
+    cfg: MaesnConfig
+
+    def initial(self, n: int) -> Latents:
+        device = self.params["log_std"].device
+        return Latents(torch.zeros(n, self.cfg.latent_dim, device=device),
+                       torch.zeros(n, self.cfg.latent_dim, device=device))  # fmt: skip
+
+    def sample(self, pool: EnvPool, state: Latents, rollouts: int, horizon: int, rng: np.random.Generator,
+               action_scale: float) -> tuple[Rollouts, Latents]:  # fmt: skip
+        batch, z = sample_with_latents(pool, self.params, state.mu, state.log_sigma, rollouts, horizon, rng,
+                                       self.cfg.min_std, action_scale)  # fmt: skip
+        return batch, state._replace(z=z)
+
+    def adapt(self, state: Latents, rollouts: Rollouts, step: int) -> Latents:
+        cfg = self.cfg
+        rewards = rollouts.sparse_rewards if cfg.sparse_rewards else rollouts.rewards
+        data = make_batch(rollouts, rewards, state.z, state.mu, state.log_sigma, self.params, cfg)
+        mu, log_sigma = inner_step(state.mu, state.log_sigma, self.step_mu.detach(), self.step_log_sigma.detach(),
+                                   data, create_graph=False, scale=0.5**step)  # fmt: skip
+        return Latents(mu, log_sigma)
 
 
 def maesn_meta_test(params: Params, step_mu: torch.Tensor, step_log_sigma: torch.Tensor, cfg: MaesnConfig,
                     tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int, rollouts: int,
                     steps: Sequence[int], horizon: int, rng: np.random.Generator, pool: EnvPool | None = None,
                     progress: Callable[[int], None] | None = None) -> OnPolicyAdaptationResult:  # fmt: skip
-    """Run the protocol of the module docstring for every (run, task)."""
-    steps = [int(s) for s in steps]
-    if not steps or min(steps) < 0:
-        raise ValueError(f"steps must be a non-empty list of non-negative counts, got {steps}")
-    slots = [tasks[ti] for _ in range(num_runs) for ti in range(len(tasks))]
-    own = pool is None
-    if pool is None:
-        pool = EnvPool(make_env, slots, rollouts)
-    else:
-        pool.set_tasks(slots)
-    shape = (num_runs, len(tasks), len(steps))
-    returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    success, diverged = np.zeros(shape), np.zeros(shape, dtype=bool)
-    device = params["log_std"].device
-    mu = torch.zeros(len(slots), cfg.latent_dim, device=device)
-    log_sigma = torch.zeros(len(slots), cfg.latent_dim, device=device)
-    sparse = cfg.sparse_rewards
-    try:
-        for n in range(max(steps) + 1):
-            batch, z = sample_with_latents(pool, params, mu, log_sigma, rollouts, horizon, rng, cfg)
-            columns = [j for j, s in enumerate(steps) if s == n]
-            if columns:
-                bad = batch.diverged.any(axis=1).reshape(num_runs, len(tasks))
-                per_slot = lambda x: x.mean(axis=1).reshape(num_runs, len(tasks))
-                returns[:, :, columns] = np.where(bad, np.nan, per_slot(batch.returns(sparse)))[..., None]
-                dense[:, :, columns] = np.where(bad, np.nan, per_slot(batch.returns(False)))[..., None]
-                success[:, :, columns] = np.where(bad, 0.0, per_slot(batch.success))[..., None]
-                lengths[:, :, columns] = per_slot(batch.lengths)[..., None]
-                diverged[:, :, columns] = bad[..., None]
-                if progress is not None:
-                    progress(num_runs)
-            if n < max(steps):
-                rewards = batch.sparse_rewards if sparse else batch.rewards
-                data = make_batch(batch, rewards, z, mu, log_sigma, params, cfg)
-                mu, log_sigma = inner_step(mu, log_sigma, step_mu.detach(), step_log_sigma.detach(), data,
-                                           create_graph=False, scale=0.5**n)  # fmt: skip
-    finally:
-        if own:
-            pool.close()
-    return OnPolicyAdaptationResult(returns, dense, success, lengths, np.asarray(steps), rollouts * horizon, diverged,
-                                    rollouts=rollouts)  # fmt: skip
+    """Run the protocol of the module docstring for every (run, task): the shared on-policy meta-test
+    (:func:`~nacre.algos.onpolicy.meta_test.onpolicy_adaptation_curves`) with :class:`LatentAdapter`."""
+    return onpolicy_adaptation_curves(LatentAdapter(params, step_mu, step_log_sigma, cfg), tasks, make_env, num_runs,
+                                      rollouts, steps, horizon, rng, sparse=cfg.sparse_rewards,
+                                      action_scale=cfg.action_scale, pool=pool, progress=progress)  # fmt: skip

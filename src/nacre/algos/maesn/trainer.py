@@ -10,20 +10,17 @@ meta-training both the inner and the outer step use the dense reward (MAESN's pr
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import torch
 
-from nacre.algos.maesn.adapter import maesn_meta_test, sample_with_latents
+from nacre.algos.maesn.adapter import LatentAdapter, sample_with_latents
 from nacre.algos.maesn.config import MaesnConfig
 from nacre.algos.maesn.learner import MaesnBatch, MaesnLearner, inner_step, make_batch
-from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult
 from nacre.algos.onpolicy.sampler import EnvPool
-from nacre.algos.onpolicy.trainer import OnPolicyTrainer
-from nacre.training.errors import check_finite
-from nacre.types import Progress
+from nacre.algos.onpolicy.trainer import IterationStats, OnPolicyTrainer
 
 
 class MaesnTrainer(OnPolicyTrainer):
@@ -35,19 +32,8 @@ class MaesnTrainer(OnPolicyTrainer):
     def build_learner(self) -> MaesnLearner:
         return MaesnLearner(self.cfg, self.obs_dim, self.action_dim, self.seeds.torch_init)
 
-    def _train_pool(self, tasks: Sequence[Any]) -> EnvPool:
-        if self._pool is None:
-            self._pool = EnvPool(self.distribution.make_env, tasks, self.cfg.rollouts_per_task, self._switch)
-        else:
-            self._pool.set_tasks(tasks)
-        return self._pool
-
-    def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
+    def sample_and_update(self, pool: EnvPool, chosen: np.ndarray) -> IterationStats:
         cfg = self.cfg
-        start = time.perf_counter()
-        chosen = self.seeds.collect.choice(len(self.split.train), size=cfg.meta_batch,
-                                           replace=cfg.meta_batch > len(self.split.train))  # fmt: skip
-        pool = self._train_pool([self.split.train[int(i)] for i in chosen])
         learner = self.learner
         params = learner.policy.params()
         task_index = torch.as_tensor(chosen, dtype=torch.long, device=learner.device)
@@ -58,7 +44,7 @@ class MaesnTrainer(OnPolicyTrainer):
         for k in range(cfg.inner_steps + 1):
             t0 = time.perf_counter()
             rollouts, z = sample_with_latents(pool, params, mu, log_sigma, cfg.rollouts_per_task, self.horizon,
-                                              self.seeds.collect, cfg)  # fmt: skip
+                                              self.seeds.collect, cfg.min_std, cfg.action_scale)  # fmt: skip
             sampling_seconds += time.perf_counter() - t0
             steps += rollouts.num_steps
             step_returns.append(float(rollouts.returns(False).mean()))
@@ -72,52 +58,21 @@ class MaesnTrainer(OnPolicyTrainer):
         t0 = time.perf_counter()
         metrics = learner.update(task_index, pre, post)
         optimization_seconds = time.perf_counter() - t0
-        self.grad_steps += 1
-        if progress is not None:
-            progress("grad_steps", 1)
         for k, value in enumerate(step_returns):
             metrics[f"returns/train_steps_{k}"] = value
         metrics["returns/train_pre"], metrics["returns/train_post"] = step_returns[0], step_returns[-1]
         metrics["returns/train_post_dense"] = step_returns[-1]
         metrics["policy/std"] = float(learner.policy.log_std.detach().exp().mean())
-        check_finite(metrics, learner.named_parameters(), self.iteration + 1)
-        self.iteration += 1
-        self.env_steps += steps
-        self.train_seconds += time.perf_counter() - start
-        metrics.update({
-            "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps, "time/wall_clock": self.train_seconds,
-            "time/env_steps_per_second": steps / max(sampling_seconds, 1e-9),
-            "time/sampling_seconds": sampling_seconds, "time/optimization_seconds": optimization_seconds,
-            "time/grad_steps_per_second": 1.0 / max(optimization_seconds, 1e-9),
-        })  # fmt: skip
-        return metrics
+        return IterationStats(metrics, steps, sampling_seconds, optimization_seconds)
 
-    def adapter(self) -> Any:
-        raise NotImplementedError("MAESN adapts latents, not policy weights: see maesn_meta_test")
+    def checked_parameters(self) -> Iterable[tuple[str, Any]]:
+        return self.learner.named_parameters()  # the latents and step sizes too
 
-    def evaluate(
-        self, tasks: str = "test", num_runs: int | None = None, num_transitions: int | None = None,
-        steps: Sequence[int] | None = None, rng: np.random.Generator | None = None,
-        progress: Progress | None = None, num_rollouts: int | None = None,
-    ) -> OnPolicyAdaptationResult:  # fmt: skip
-        """Return after 0, 1, ..., ``eval_steps`` (or each of ``steps``) latent-adaptation steps on every held-out
-        (``test``) or ``train`` task, starting from the prior; ``num_transitions`` asks for
-        ``ceil(num_transitions / horizon)`` rollouts per step instead of ``eval_rollouts``."""
-        cfg = self.cfg
-        task_list = self.split.test if tasks == "test" else self.split.train
-        if num_rollouts is None:
-            num_rollouts = -(-num_transitions // self.horizon) if num_transitions else cfg.eval_rollouts
-        steps = list(steps) if steps is not None else list(range(cfg.eval_steps + 1))
-        runs = num_runs or cfg.num_evals
-        key = (tasks, runs, num_rollouts)
-        if self._eval_pool is None or self._eval_pool[0] != key:
-            if self._eval_pool is not None:
-                self._eval_pool[1].close()
-            slots = [t for _ in range(runs) for t in task_list]
-            self._eval_pool = (key, EnvPool(self.distribution.make_env, slots, num_rollouts, self._switch))
+    def adapter(self) -> LatentAdapter:
+        """The meta-test adapter: latents from the prior, adapted with the meta-learned step sizes (the policy
+        weights stay fixed)."""
         lat = self.learner.latents
-        return maesn_meta_test(
-            self.learner.policy.params(), lat.step_mu, lat.step_log_sigma, cfg, task_list, self.distribution.make_env,
-            runs, num_rollouts, steps, self.horizon, rng if rng is not None else self.seeds.eval,
-            pool=self._eval_pool[1], progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
-        )  # fmt: skip
+        return LatentAdapter(self.learner.policy.params(), lat.step_mu, lat.step_log_sigma, self.cfg)
+
+    def eval_envs_per_task(self, rollouts: int) -> int:
+        return rollouts  # every rollout of a task at once, each with its own z

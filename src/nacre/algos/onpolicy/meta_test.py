@@ -1,9 +1,10 @@
-"""The meta-test protocol of the gradient-based on-policy meta-learners (MAML-TRPO, ProMP).
+"""The meta-test protocol of the gradient-based on-policy meta-learners (MAML-TRPO, ProMP, MAESN).
 
 For every run and held-out task: sample ``K`` rollouts with the meta-policy (adaptation step 0), take one inner
 step on them (the method's own inner objective and learning rate, a per-task linear baseline as in training),
-sample ``K`` rollouts with the adapted policy (step 1), adapt again from those, and so on. The return after ``n``
-steps is the mean return of the ``K`` stochastic rollouts sampled after ``n`` inner steps: what the inner loop is
+sample ``K`` rollouts with the adapted policy (step 1), adapt again from those, and so on; the :class:`Adapter`
+holds what is adapted (the policy weights in :class:`InnerStepAdapter`, MAESN's latent Gaussians). The return after
+``n`` steps is the mean return of the ``K`` stochastic rollouts sampled after ``n`` inner steps: what the inner loop is
 meta-trained for and what the ProMP authors' logs report (``Step_n-AverageReturn``).
 
 All (run, task) pairs are stepped together as the task slots of one :class:`EnvPool`. The result has the layout
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -38,6 +39,27 @@ class OnPolicyAdaptationResult(OfflineAdaptationResult):
 
     def to_dict(self) -> dict[str, np.ndarray]:
         return {**super().to_dict(), "rollouts": np.asarray(self.rollouts)}
+
+
+S = TypeVar("S")
+
+
+class Adapter(Protocol[S]):
+    """What :func:`onpolicy_adaptation_curves` adapts: a state per (run, task) slot, e.g. policy parameters."""
+
+    def initial(self, n: int) -> S:
+        """The state of ``n`` slots before any adaptation."""
+        ...
+
+    def sample(self, pool: EnvPool, state: S, rollouts: int, horizon: int, rng: np.random.Generator,
+               action_scale: float) -> tuple[Rollouts, S]:  # fmt: skip
+        """``rollouts`` rollouts per slot of ``pool`` with ``state``; the state as the rollouts left it (what
+        :meth:`adapt` needs of the sampling, e.g. MAESN's latents)."""
+        ...
+
+    def adapt(self, state: S, rollouts: Rollouts, step: int) -> S:
+        """The state after adaptation step ``step + 1`` (0-based ``step``) on ``rollouts``."""
+        ...
 
 
 @dataclass
@@ -62,7 +84,11 @@ class InnerStepAdapter:
     def act(self, params: Params) -> ActFn:
         return act_fn(params, self.min_std)
 
-    def adapt(self, params: Params, rollouts: Rollouts) -> Params:
+    def sample(self, pool: EnvPool, params: Params, rollouts: int, horizon: int, rng: np.random.Generator,
+               action_scale: float) -> tuple[Rollouts, Params]:  # fmt: skip
+        return sample_rollouts(pool, self.act(params), rollouts, horizon, rng, action_scale), params
+
+    def adapt(self, params: Params, rollouts: Rollouts, step: int = 0) -> Params:
         rewards = rollouts.sparse_rewards if self.sparse_rewards else rollouts.rewards
         batch = make_batch(rollouts, rewards, params, self.discount, self.gae_lambda, self.normalize_advantages,
                            self.baseline_reg, self.min_std, params["log_std"].device)  # fmt: skip
@@ -73,7 +99,7 @@ class InnerStepAdapter:
 
 
 def onpolicy_adaptation_curves(
-    adapter: InnerStepAdapter, tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int, rollouts: int,
+    adapter: Adapter[Any], tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int, rollouts: int,
     steps: Sequence[int], horizon: int, rng: np.random.Generator, sparse: bool = False, action_scale: float = 10.0,
     envs_per_task: int | None = None, pool: EnvPool | None = None, progress: Callable[[int], None] | None = None,
 ) -> OnPolicyAdaptationResult:  # fmt: skip
@@ -97,7 +123,7 @@ def onpolicy_adaptation_curves(
     params = adapter.initial(len(slots))
     try:
         for n in range(max(steps) + 1):
-            batch = sample_rollouts(pool, adapter.act(params), rollouts, horizon, rng, action_scale)
+            batch, params = adapter.sample(pool, params, rollouts, horizon, rng, action_scale)
             columns = [j for j, s in enumerate(steps) if s == n]
             if columns:
                 bad = batch.diverged.any(axis=1).reshape(num_runs, len(tasks))
@@ -110,7 +136,7 @@ def onpolicy_adaptation_curves(
                 if progress is not None:
                     progress(num_runs)
             if n < max(steps):
-                params = adapter.adapt(params, batch)
+                params = adapter.adapt(params, batch, n)
     finally:
         if own_pool:
             pool.close()

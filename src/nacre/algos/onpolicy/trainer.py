@@ -1,4 +1,5 @@
-"""What every on-policy meta-RL run shares (MAML-TRPO, ProMP): tasks, sampling, the iteration, the meta-test,
+"""What every on-policy meta-RL run shares (MAML-TRPO, ProMP; RL2-PPO and MAESN replace the iteration's sampling
+and update, and the meta-test): tasks, environment pools, seeding, the iteration's bookkeeping, the meta-test,
 checkpointed state.
 
 One iteration (REFERENCE 5.1): draw ``meta_batch`` train tasks; sample ``rollouts_per_task`` rollouts of each with
@@ -8,21 +9,28 @@ in one :class:`EnvPool` built at the first iteration and given the new tasks in 
 
 A subclass sets ``algorithm`` and builds its learner in :meth:`build_learner`; the learner provides ``policy``
 (:class:`GaussianMLPPolicy`), ``inner_objective``, ``update(pre, post) -> metrics``, ``state_dict`` and
-``load_state_dict(state, weights_only)``.
+``load_state_dict(state, weights_only)``. A method with another iteration overrides :meth:`sample_and_update`
+(and :meth:`checked_parameters`); one with another meta-test adapter overrides :meth:`adapter` (and
+:meth:`eval_envs_per_task`) or :meth:`evaluate`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from nacre.algos.onpolicy.config import OnPolicyConfig
 from nacre.algos.onpolicy.meta import OnPolicyBatch, act_fn, adaptation_path, make_batch
-from nacre.algos.onpolicy.meta_test import InnerStepAdapter, OnPolicyAdaptationResult, onpolicy_adaptation_curves
+from nacre.algos.onpolicy.meta_test import (
+    Adapter,
+    InnerStepAdapter,
+    OnPolicyAdaptationResult,
+    onpolicy_adaptation_curves,
+)
 from nacre.algos.onpolicy.sampler import EnvPool, Rollouts, distribution_switch, sample_rollouts
 from nacre.config import ConfigError
 from nacre.envs.base import TaskSplit
@@ -32,6 +40,17 @@ from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
 from nacre.types import Progress
+
+
+class IterationStats(NamedTuple):
+    """What the method's part of an iteration (:meth:`OnPolicyTrainer.sample_and_update`) reports."""
+
+    #: the learner's metrics, then the method's ``returns/*`` and ``policy/*`` entries (the log's column order)
+    metrics: dict[str, float]
+    #: environment steps sampled
+    env_steps: int
+    sampling_seconds: float
+    optimization_seconds: float
 
 
 class OnPolicyTrainer:
@@ -92,12 +111,34 @@ class OnPolicyTrainer:
                           cfg.baseline_reg, cfg.min_std, self.learner.device)  # fmt: skip
 
     def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
-        """Sample pre- and post-update rollouts of ``meta_batch`` train tasks, take the outer step; return metrics."""
+        """Draw ``meta_batch`` train tasks, run the method's sampling and update on them
+        (:meth:`sample_and_update`), count and time the iteration; return its metrics."""
         cfg = self.cfg
         start = time.perf_counter()
         n_train = len(self.split.train)
         chosen = self.seeds.collect.choice(n_train, size=cfg.meta_batch, replace=cfg.meta_batch > n_train)
         pool = self._train_pool([self.split.train[int(i)] for i in chosen])
+        metrics, steps, sampling_seconds, optimization_seconds = self.sample_and_update(pool, chosen)
+        self.grad_steps += cfg.grad_steps_per_iteration
+        if progress is not None:
+            progress("grad_steps", cfg.grad_steps_per_iteration)
+        check_finite(metrics, self.checked_parameters(), self.iteration + 1)
+        self.iteration += 1
+        self.env_steps += steps
+        elapsed = time.perf_counter() - start
+        self.train_seconds += elapsed
+        metrics.update({
+            "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps, "time/wall_clock": self.train_seconds,
+            "time/env_steps_per_second": steps / max(sampling_seconds, 1e-9),
+            "time/sampling_seconds": sampling_seconds, "time/optimization_seconds": optimization_seconds,
+            "time/grad_steps_per_second": cfg.grad_steps_per_iteration / max(optimization_seconds, 1e-9),
+        })  # fmt: skip
+        return metrics
+
+    def sample_and_update(self, pool: EnvPool, chosen: np.ndarray) -> IterationStats:
+        """The method's part of an iteration on the tasks ``chosen`` (indices into the train tasks, in ``pool``):
+        sample pre- and post-update rollouts, take the outer step."""
+        cfg = self.cfg
         theta = self.learner.policy.params()
         objective = self.learner.inner_objective
         sampling_seconds, steps = 0.0, 0
@@ -121,29 +162,19 @@ class OnPolicyTrainer:
         metrics = self.learner.update(pre, post)
         optimization_seconds = time.perf_counter() - t0
         del pre, post, params
-        self.grad_steps += cfg.grad_steps_per_iteration
-        if progress is not None:
-            progress("grad_steps", cfg.grad_steps_per_iteration)
         for k, value in enumerate(step_returns):
             metrics[f"returns/train_steps_{k}"] = value
         metrics["returns/train_pre"], metrics["returns/train_post"] = step_returns[0], step_returns[-1]
         metrics["returns/train_post_dense"] = post_dense
         metrics["policy/std"] = float(self.learner.policy.params()["log_std"].detach().exp().mean())
-        check_finite(metrics, self.learner.policy.named_parameters(), self.iteration + 1)
-        self.iteration += 1
-        self.env_steps += steps
-        elapsed = time.perf_counter() - start
-        self.train_seconds += elapsed
-        metrics.update({
-            "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps, "time/wall_clock": self.train_seconds,
-            "time/env_steps_per_second": steps / max(sampling_seconds, 1e-9),
-            "time/sampling_seconds": sampling_seconds, "time/optimization_seconds": optimization_seconds,
-            "time/grad_steps_per_second": cfg.grad_steps_per_iteration / max(optimization_seconds, 1e-9),
-        })  # fmt: skip
-        return metrics
+        return IterationStats(metrics, steps, sampling_seconds, optimization_seconds)
+
+    def checked_parameters(self) -> Iterable[tuple[str, Any]]:
+        """The named parameters that must stay finite (:func:`~nacre.training.errors.check_finite`)."""
+        return self.learner.policy.named_parameters()
 
     # ------------------------------------------------------------------ meta-test
-    def adapter(self) -> InnerStepAdapter:
+    def adapter(self) -> Adapter[Any]:
         """The meta-test adapter: the method's inner step on a copy of the current meta-parameters."""
         cfg = self.cfg
         theta = {k: v.detach().clone() for k, v in self.learner.policy.params().items()}
@@ -168,13 +199,17 @@ class OnPolicyTrainer:
         return onpolicy_adaptation_curves(
             self.adapter(), task_list, self.distribution.make_env, runs, num_rollouts, steps, self.horizon,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards, action_scale=cfg.action_scale,
-            pool=self._evaluation_pool(tasks, runs, num_rollouts),
+            pool=self._evaluation_pool(tasks, runs, self.eval_envs_per_task(num_rollouts)),
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
 
-    def _evaluation_pool(self, tasks: str, runs: int, rollouts: int) -> EnvPool:
-        """One pool kept for the evaluations (the same tasks every time during training)."""
-        width = min(self.cfg.envs_per_task or rollouts, rollouts)
+    def eval_envs_per_task(self, rollouts: int) -> int:
+        """Environments per task slot of the meta-test pool when each adaptation step samples ``rollouts``."""
+        return min(self.cfg.envs_per_task or rollouts, rollouts)
+
+    def _evaluation_pool(self, tasks: str, runs: int, width: int) -> EnvPool:
+        """One pool of ``width`` environments per (run, task) slot kept for the evaluations (the same tasks every
+        time during training)."""
         key = (tasks, runs, width)
         if self._eval_pool is None or self._eval_pool[0] != key:
             if self._eval_pool is not None:

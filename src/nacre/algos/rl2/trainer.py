@@ -18,12 +18,11 @@ import numpy as np
 
 from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult
 from nacre.algos.onpolicy.sampler import EnvPool
-from nacre.algos.onpolicy.trainer import OnPolicyTrainer
+from nacre.algos.onpolicy.trainer import IterationStats, OnPolicyTrainer
 from nacre.algos.rl2.adapter import rl2_meta_test
 from nacre.algos.rl2.config import Rl2Config
 from nacre.algos.rl2.learner import Rl2Learner, make_batch
 from nacre.algos.rl2.trials import sample_trials
-from nacre.training.errors import check_finite
 from nacre.types import Progress
 
 
@@ -36,20 +35,9 @@ class Rl2Trainer(OnPolicyTrainer):
     def build_learner(self) -> Rl2Learner:
         return Rl2Learner(self.cfg, self.obs_dim, self.action_dim, self.seeds.torch_init)
 
-    def _train_pool(self, tasks: Sequence[Any]) -> EnvPool:
-        if self._pool is None:
-            self._pool = EnvPool(self.distribution.make_env, tasks, self.cfg.trials_per_task, self._switch)
-        else:
-            self._pool.set_tasks(tasks)
-        return self._pool
-
-    def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
-        """Sample the trials of ``meta_batch`` train tasks and take the PPO epochs; return metrics."""
+    def sample_and_update(self, pool: EnvPool, chosen: np.ndarray) -> IterationStats:
+        """Sample the trials of the chosen tasks (one environment per trial) and take the PPO epochs."""
         cfg = self.cfg
-        start = time.perf_counter()
-        n_train = len(self.split.train)
-        chosen = self.seeds.collect.choice(n_train, size=cfg.meta_batch, replace=cfg.meta_batch > n_train)
-        pool = self._train_pool([self.split.train[int(i)] for i in chosen])
         t0 = time.perf_counter()
         trials = sample_trials(pool, self.learner.policy, cfg.episodes_per_trial, self.horizon, self.seeds.collect,
                                cfg.action_scale, sparse_input=cfg.sparse_rewards)  # fmt: skip
@@ -59,28 +47,13 @@ class Rl2Trainer(OnPolicyTrainer):
         metrics = self.learner.update(batch, self.seeds.buffer)
         optimization_seconds = time.perf_counter() - t0
         del batch
-        self.grad_steps += cfg.grad_steps_per_iteration
-        if progress is not None:
-            progress("grad_steps", cfg.grad_steps_per_iteration)
         per_episode = trials.returns(cfg.sparse_rewards).mean(axis=(0, 1))
         for e, value in enumerate(per_episode):
             metrics[f"returns/train_episode_{e}"] = float(value)
         metrics["returns/train_pre"], metrics["returns/train_post"] = float(per_episode[0]), float(per_episode[-1])
         metrics["returns/train_post_dense"] = float(trials.returns(False)[..., -1].mean())
         metrics["policy/std"] = float(self.learner.policy.log_std.detach().exp().mean())
-        check_finite(metrics, self.learner.policy.named_parameters(), self.iteration + 1)
-        steps = trials.num_steps
-        self.iteration += 1
-        self.env_steps += steps
-        elapsed = time.perf_counter() - start
-        self.train_seconds += elapsed
-        metrics.update({
-            "time/env_steps": self.env_steps, "time/grad_steps": self.grad_steps, "time/wall_clock": self.train_seconds,
-            "time/env_steps_per_second": steps / max(sampling_seconds, 1e-9),
-            "time/sampling_seconds": sampling_seconds, "time/optimization_seconds": optimization_seconds,
-            "time/grad_steps_per_second": cfg.grad_steps_per_iteration / max(optimization_seconds, 1e-9),
-        })  # fmt: skip
-        return metrics
+        return IterationStats(metrics, trials.num_steps, sampling_seconds, optimization_seconds)
 
     def adapter(self) -> Any:
         raise NotImplementedError("RL2 adapts through its hidden state: see rl2_meta_test")
@@ -97,16 +70,11 @@ class Rl2Trainer(OnPolicyTrainer):
         task_list = self.split.test if tasks == "test" else self.split.train
         episodes = max(int(s) for s in steps) + 1 if steps else cfg.test_episodes
         runs = num_runs or cfg.num_evals
-        key = (tasks, runs, 1)
-        if self._eval_pool is None or self._eval_pool[0] != key:
-            if self._eval_pool is not None:
-                self._eval_pool[1].close()
-            slots = [t for _ in range(runs) for t in task_list]
-            self._eval_pool = (key, EnvPool(self.distribution.make_env, slots, 1, self._switch))
         result = rl2_meta_test(
             self.learner.policy, task_list, self.distribution.make_env, runs, episodes, self.horizon,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards, action_scale=cfg.action_scale,
-            pool=self._eval_pool[1], progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+            pool=self._evaluation_pool(tasks, runs, 1),
+            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
         if steps:
             keep = [int(s) for s in steps]
