@@ -7,88 +7,69 @@ import numpy as np
 import pytest
 import torch
 
-from nacre.algos.maml_trpo import MamlTrpoConfig, MamlTrpoTrainer
+from nacre.algos.maml_trpo import MamlTrpoTrainer
 from nacre.algos.maml_trpo import preset as maml_preset
-from nacre.algos.promp import PrompConfig, PrompTrainer
-from nacre.algos.promp import preset as promp_preset
 from nacre.cli import main
 from nacre.training.checkpoint import list_checkpoints, load_checkpoint
-from nacre.training.loop import algorithm_classes, load_trainer, train
+from nacre.training.loop import train
+from tests.integration.onpolicy_runs import METHODS as ALL_METHODS
+from tests.integration.onpolicy_runs import (
+    check_registered,
+    check_same_seed_identical_other_seed_different_and_global_rngs_untouched,
+    cli_train_resume_eval_plot,
+    log_rows,
+    policy_params,
+    resumed_and_straight,
+    tiny_trainer,
+)
 
-METHODS = {"maml-trpo": (MamlTrpoTrainer, maml_preset), "promp": (PrompTrainer, promp_preset)}
-
-
-def _trainer(algorithm, **kw):
-    trainer_cls, preset = METHODS[algorithm]
-    return trainer_cls(preset("tiny", "point-robot", **kw))
-
-
-def _params(trainer):
-    return torch.cat([p.detach().flatten() for p in trainer.learner.policy.parameters()])
-
-
-def test_registered_in_the_loop():
-    assert algorithm_classes("maml-trpo") == (MamlTrpoConfig, MamlTrpoTrainer)
-    assert algorithm_classes("promp") == (PrompConfig, PrompTrainer)
+METHODS = ("maml-trpo", "promp")
 
 
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
+def test_registered_in_the_loop(algorithm):
+    check_registered(algorithm)
+
+
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_same_seed_identical_other_seed_different(algorithm):
-    runs = []
-    for seed in (0, 0, 1):
-        tr = _trainer(algorithm, seed=seed)
-        metrics = tr.train_iteration()
-        runs.append((_params(tr), metrics["returns/train_post"], tr.evaluate().returns))
-    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
-    np.testing.assert_array_equal(runs[0][2], runs[1][2])
-    assert not torch.equal(runs[0][0], runs[2][0])
+    check_same_seed_identical_other_seed_different_and_global_rngs_untouched(algorithm)
 
 
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_training_and_evaluation_leave_global_rngs_alone_and_evaluation_does_not_change_training(algorithm):
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.random.get_rng_state().clone()
-    plain, evaluated = _trainer(algorithm), _trainer(algorithm)
+    plain, evaluated = tiny_trainer(algorithm), tiny_trainer(algorithm)
     plain.train_iteration()
     evaluated.train_iteration()
     evaluated.evaluate(num_runs=2, steps=[0, 1, 2])
     plain.train_iteration()
     evaluated.train_iteration()
-    assert torch.equal(_params(plain), _params(evaluated))
+    assert torch.equal(policy_params(plain), policy_params(evaluated))
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
     assert torch.equal(torch.random.get_rng_state(), torch_state)
 
 
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_resume_equals_never_stopping(tmp_path, algorithm):
     kw = dict(num_iterations=4, inner_steps=2, eval_every=2, checkpoint_every=1)
     if algorithm == "promp":
         kw["adaptive_inner_kl_penalty"] = True  # the penalties are state too
-    straight = _trainer(algorithm, **kw)
-    train(straight, tmp_path / "a", tensorboard=False)
-
-    first = _trainer(algorithm, **kw)
-    train(first, tmp_path / "b", stop_after=3, tensorboard=False)
-    resumed = load_trainer(tmp_path / "b")
-    assert resumed.iteration == 3
-    train(resumed, tmp_path / "b", resumed=True, tensorboard=False)
-
-    assert torch.equal(_params(straight), _params(resumed))
-    assert (straight.env_steps, straight.grad_steps) == (resumed.env_steps, resumed.grad_steps)
+    straight, resumed = resumed_and_straight(tmp_path, algorithm, **kw)
     if algorithm == "promp":
         a = straight.learner.optimizer.state_dict()["state"][0]["exp_avg"]
         assert torch.equal(a, resumed.learner.optimizer.state_dict()["state"][0]["exp_avg"])
         assert straight.learner.kl_penalties == resumed.learner.kl_penalties
-    strip = lambda rows: [{k: v for k, v in json.loads(r).items() if not k.startswith("time/") or k == "time/env_steps"}
-                          for r in rows]  # fmt: skip
-    log_a = strip((tmp_path / "a" / "progress.jsonl").read_text().splitlines())
-    log_b = strip((tmp_path / "b" / "progress.jsonl").read_text().splitlines())
+    strip = lambda rows: [{k: v for k, v in row.items() if not k.startswith("time/") or k == "time/env_steps"}
+                          for row in rows]  # fmt: skip
+    log_a, log_b = strip(log_rows(tmp_path / "a")), strip(log_rows(tmp_path / "b"))
     assert log_a == log_b and len(log_a) == 4 and "returns/test_steps_1" in log_a[1]
 
 
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_checkpoint_is_complete(tmp_path, algorithm):
-    tr = _trainer(algorithm, num_iterations=1)
+    tr = tiny_trainer(algorithm, num_iterations=1)
     train(tr, tmp_path / "run", tensorboard=False)
     ((it, path),) = list_checkpoints(tmp_path / "run" / "checkpoints")
     state = load_checkpoint(path)
@@ -113,7 +94,7 @@ def test_stored_tasks_are_used_instead_of_a_new_split():
 
 
 def test_evaluation_arrays_have_the_shared_layout():
-    tr = _trainer("maml-trpo", n_test_tasks=3)
+    tr = tiny_trainer("maml-trpo", n_test_tasks=3)
     tr.train_iteration()
     result = tr.evaluate(num_runs=2, steps=[0, 1, 3], num_rollouts=3)
     assert result.returns.shape == result.dense_returns.shape == result.diverged.shape == (2, 3, 3)
@@ -129,8 +110,8 @@ def test_evaluation_arrays_have_the_shared_layout():
 
 
 def test_sparse_rewards_reach_the_inner_step_and_the_reported_returns():
-    tr = _trainer("promp", num_iterations=1)
-    sparse = METHODS["promp"][0](METHODS["promp"][1]("tiny", "sparse-point-robot"))
+    tr = tiny_trainer("promp", num_iterations=1)
+    sparse = tiny_trainer("promp", "sparse-point-robot")
     assert sparse.cfg.sparse_rewards and sparse.adapter().sparse_rewards
     sparse.train_iteration()
     result = sparse.evaluate()
@@ -138,29 +119,16 @@ def test_sparse_rewards_reach_the_inner_step_and_the_reported_returns():
     assert "success/test_steps_1" in sparse.eval_metrics(result) and not tr.cfg.sparse_rewards
 
 
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_cli_train_resume_eval_plot(tmp_path, capsys, algorithm):
-    run = tmp_path / "run"
-    assert main(["train", algorithm, "point-robot", "--preset", "tiny", "--run-dir", str(run), "--no-progress",
-                 "--no-tensorboard", "--iterations", "1"]) == 0  # fmt: skip
-    assert json.loads((run / "config.json").read_text())["algorithm"] == algorithm
-    assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard"]) == 0
-    assert load_trainer(run).iteration == 2
-    finals = sorted((run / "eval").glob("adaptation_iter000002_final.npz"))
-    assert finals
-    with np.load(finals[0]) as data:
+    run = cli_train_resume_eval_plot(tmp_path, capsys, algorithm, eval_args=["--transitions", "25"])
+    with np.load(run / "eval" / "adaptation_iter000002_final.npz") as data:
         assert data["returns"].shape == (1, 2, 2) and data["steps"].tolist() == [0, 1]
-    capsys.readouterr()
-    assert main(["eval", str(run), "--steps", "2", "--runs", "2", "--transitions", "25", "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "adaptation" in out
     with np.load(run / "eval" / "adaptation_iter000002_test.npz") as data:
-        assert data["returns"].shape == (2, 2, 3) and int(data["rollouts"]) == 3
+        assert int(data["rollouts"]) == 3  # --transitions 25: ceil(25 / horizon 10) rollouts per step
     summary = json.loads((run / "eval" / "adaptation_iter000002_test.json").read_text())
     assert summary["adaptation_steps"] == [0, 1, 2]
-    assert main(["plot", str(run), "--out", str(tmp_path / "curves.png")]) == 0
-    assert (tmp_path / "curves.png").stat().st_size > 0
-    rows = [json.loads(r) for r in (run / "progress.jsonl").read_text().splitlines()]
+    rows = log_rows(run)
     assert len(rows) == 2 and all(r["time/env_steps_per_second"] > 0 for r in rows)
 
 
@@ -172,7 +140,8 @@ def test_plot_puts_pearl_and_on_policy_runs_on_one_figure(tmp_path, monkeypatch)
     from nacre.evaluation.plots import plot_runs
 
     runs = {"pearl": PearlTrainer(pearl_preset("tiny", "point-robot", num_iterations=1)),
-            "maml": _trainer("maml-trpo", num_iterations=1), "promp": _trainer("promp", num_iterations=1)}  # fmt: skip
+            "maml": tiny_trainer("maml-trpo", num_iterations=1),
+            "promp": tiny_trainer("promp", num_iterations=1)}  # fmt: skip
     for name, tr in runs.items():
         train(tr, tmp_path / name, tensorboard=False)
     labels = []
@@ -190,7 +159,7 @@ def test_report_draws_on_policy_runs_against_env_steps(tmp_path):
 
     dirs = []
     for seed in (0, 1):
-        tr = _trainer("promp", seed=seed)
+        tr = tiny_trainer("promp", seed=seed)
         train(tr, tmp_path / f"s{seed}", tensorboard=False)
         dirs.append(str(tmp_path / f"s{seed}"))
     out = tmp_path / "report"
@@ -215,9 +184,9 @@ def _paired(result_a, result_b):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algorithm", list(METHODS))
+@pytest.mark.parametrize("algorithm", METHODS)
 def test_learns_to_adapt_on_the_point_robot(algorithm):
-    trainer_cls, preset = METHODS[algorithm]
+    _, trainer_cls, preset = ALL_METHODS[algorithm]
     tr = trainer_cls(preset("fast", "point-robot", num_iterations=15))
     before = tr.evaluate(num_runs=2, num_rollouts=20, rng=np.random.default_rng(0)).returns
     for _ in range(tr.cfg.num_iterations):
