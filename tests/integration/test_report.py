@@ -299,3 +299,16 @@ def test_malformed_inputs_give_one_line_errors(offline_runs, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", run, "--out", str(out), "--metric", "nonsense"])
     assert exc.value.code == 2
+
+
+def test_runs_with_other_env_kwargs_are_other_distributions(pearl_runs, tmp_path):
+    """Another goal radius is another task: its runs get their own tables and figures and are not compared with
+    runs at the default radius (nor grouped with them)."""
+    from nacre.evaluation.report import ReportOptions, build_report
+
+    wide = tmp_path / "wide"
+    _train(wide, "--seed", "0", "--env-kwargs", "goal_radius=0.8")
+    report = build_report([pearl_runs["s0"], pearl_runs["s1"], wide], ReportOptions(reps=20))
+    assert report.distributions == ["sparse-point-robot-v1", "sparse-point-robot-v1 goal_radius=0.8"]
+    assert sorted(len(g.runs) for g in report.groups) == [1, 2]
+    assert report.comparisons == {"sparse-point-robot-v1": [], "sparse-point-robot-v1 goal_radius=0.8": []}

@@ -1,7 +1,8 @@
 """``nacre report``: statistics across seeds for groups of runs, as figures, a markdown report and tables.
 
 Run directories are grouped into experiments (:func:`nacre.evaluation.runs.group_key`: same algorithm, task
-distribution and config apart from the seed and bookkeeping). For each group:
+distribution and config apart from the seed and bookkeeping). Runs of one distribution id built with different
+``env_kwargs`` count as different distributions (figures, tables and comparisons apart). For each group:
 
 - learning curves from ``progress.jsonl``: test return (and success rate where the log has it) against
   meta-training env steps (PEARL, MAML-TRPO, ProMP) or outer steps (offline methods), seeds aligned on common x
@@ -109,7 +110,12 @@ class Run:
 
     @property
     def distribution(self) -> str:
-        return str(self.meta["distribution"])
+        """The task distribution's id, followed by the run's ``env_kwargs`` where it set any: runs built with
+        other keyword arguments (another goal radius, say) are other tasks, reported and compared apart."""
+        kwargs = self.config.get("env_kwargs") or {}
+        words = [f"{k}={json.dumps(v, separators=(',', ':')) if not isinstance(v, str) else v}"
+                 for k, v in sorted(kwargs.items())]  # fmt: skip
+        return " ".join([str(self.meta["distribution"]), *words])
 
     @property
     def seed(self) -> Any:
