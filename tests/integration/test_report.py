@@ -312,3 +312,15 @@ def test_runs_with_other_env_kwargs_are_other_distributions(pearl_runs, tmp_path
     assert report.distributions == ["sparse-point-robot-v1", "sparse-point-robot-v1 goal_radius=0.8"]
     assert sorted(len(g.runs) for g in report.groups) == [1, 2]
     assert report.comparisons == {"sparse-point-robot-v1": [], "sparse-point-robot-v1 goal_radius=0.8": []}
+
+
+@pytest.mark.parametrize("algorithm, label", [("maesn", "1 adaptation step on 200 sampled transitions"),
+                                              ("macaw", "1 test-time step on 200 transitions")])  # fmt: skip
+def test_final_score_label_says_whose_transitions(algorithm, label):
+    """On-policy methods adapt on rollouts they sample; offline methods on k transitions of the dataset."""
+    from nacre.evaluation.report import Run, _final_label
+
+    evaluation = {"returns": np.zeros((1, 2, 2)), "steps": np.array([0, 1]), "num_transitions": np.array(200)}
+    run = Run(Path("r"), {"algorithm": algorithm, "distribution": "d", "config": {"eval_steps": 1}}, [], None,
+              evaluation, None)  # fmt: skip
+    assert _final_label(run) == label

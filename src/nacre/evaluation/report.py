@@ -284,6 +284,8 @@ def _final_label(run: Run) -> str:
     if run.algorithm == "rl2-ppo":  # its points are the episodes of one trial (docs/baselines.md)
         return f"episode {n + 1} of the trial"
     k = int(run.eval["num_transitions"]) if "num_transitions" in run.eval else None
+    if run.kind == "onpolicy":  # its transitions are its own rollouts on the held-out task
+        return f"{n} adaptation step{'s' if n != 1 else ''}" + (f" on {k} sampled transitions" if k else "")
     return f"{n} test-time step{'s' if n != 1 else ''}" + (f" on {k} transitions" if k else "")
 
 
