@@ -312,6 +312,8 @@ def test_runs_with_other_env_kwargs_are_other_distributions(pearl_runs, tmp_path
     assert report.distributions == ["sparse-point-robot-v1", "sparse-point-robot-v1 goal_radius=0.8"]
     assert sorted(len(g.runs) for g in report.groups) == [1, 2]
     assert report.comparisons == {"sparse-point-robot-v1": [], "sparse-point-robot-v1 goal_radius=0.8": []}
+    # one task family: the automatic labels name only the keyword arguments that differ, not the whole id
+    assert sorted(g.label for g in report.groups) == ["pearl", "pearl goal_radius=0.8"]
 
 
 @pytest.mark.parametrize("algorithm, label", [("maesn", "1 adaptation step on 200 sampled transitions"),

@@ -350,7 +350,8 @@ def _auto(group: Group, groups: Sequence[Group]) -> str:
     """``algorithm [distribution] [field=value ...]``: the fields that set it apart from its siblings."""
     parts = [group.first.algorithm]
     if len({g.distribution for g in groups}) > 1:
-        parts.append(group.distribution)
+        parts.append(_distribution_tag(group, groups))
+    parts = [p for p in parts if p]
     siblings = [g for g in groups if g.first.algorithm == group.first.algorithm
                 and g.distribution == group.distribution]  # fmt: skip
     if len(siblings) > 1:
@@ -360,6 +361,15 @@ def _auto(group: Group, groups: Sequence[Group]) -> str:
             v = group.first.config.get(k)
             parts.append(f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}")
     return " ".join(parts)
+
+
+def _distribution_tag(group: Group, groups: Sequence[Group]) -> str:
+    """The part of the group's distribution that tells it from the others': the whole id when the task
+    families differ, else only the ``env_kwargs`` words not shared by all (``goal_radius=0.8``)."""
+    if len({g.first.meta["distribution"] for g in groups}) > 1:
+        return group.distribution
+    shared = set.intersection(*(set(g.distribution.split(" ")[1:]) for g in groups))
+    return " ".join(w for w in group.distribution.split(" ")[1:] if w not in shared)
 
 
 def _learning_curves(group: Group) -> None:
