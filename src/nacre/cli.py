@@ -204,7 +204,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from nacre.envs.kwargs import check_env_kwargs
         from nacre.envs.registry import TaskDistributionError, make_distribution
 
-        config_cls, trainer_cls = algorithm_classes(args.algorithm)
+        config_cls = cli_train.config_class(args.algorithm)  # the trainer (and torch) once the input is checked
         foreign = cli_train.foreign_settings(config_cls, command.settings)
         if foreign:
             raise UserError(foreign)
@@ -223,7 +223,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from nacre.training.loop import check_new_run_dir
 
         check_new_run_dir(run_dir)
-        trainer = trainer_cls(cfg)
+        trainer = algorithm_classes(args.algorithm)[1](cfg)
         resumed = False
     cfg = trainer.cfg
     print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iterations "
@@ -462,7 +462,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for dist_id in registered_ids():
         print(f"  {make_distribution(dist_id).describe()}")
     from nacre.algos.macaw.config import PRESETS as MACAW_PRESETS
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     print(f"algorithms (nacre train ALGORITHM ...): {', '.join(ALGORITHMS)}")
     print(f"PEARL presets: {', '.join(PRESETS)}")

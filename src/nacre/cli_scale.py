@@ -29,6 +29,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="restart a failed trial up to N times; it resumes from its checkpoint (default: 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                         help="run only these seeds' trials (the others can run later into the same root)")
+    parser.add_argument("--algorithms", nargs="+", default=None, metavar="ALGO",
+                        help="run only these algorithms' trials (names as in the spec)")
+    parser.add_argument("--distributions", nargs="+", default=None, metavar="DIST",
+                        help="run only the trials on these distributions (names as in the spec)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the spec and list every trial's state (new, resume, done, skipped); run nothing")
 
@@ -63,6 +67,12 @@ def _error(message: str) -> int:
     return 2
 
 
+def _selected(spec: Any, args: argparse.Namespace) -> Any:
+    from nacre.scale.spec import select_trials
+
+    return select_trials(spec, seeds=args.seeds, algorithms=args.algorithms, distributions=args.distributions)
+
+
 def _dry_run(spec: Any, root: Path) -> int:
     from nacre.scale.sweep import describe_plan, plan, unavailable_lines
 
@@ -92,11 +102,11 @@ def _finish(result: Any, command: str) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from nacre.scale import ScaleError
-    from nacre.scale.spec import load_spec, only_seeds
+    from nacre.scale.spec import load_spec
     from nacre.scale.sweep import run_sweep
 
     try:
-        spec = only_seeds(load_spec(args.spec, scale=args.scale, data_root=args.data_root), args.seeds)
+        spec = _selected(load_spec(args.spec, scale=args.scale, data_root=args.data_root), args)
         root = args.root or Path("runs") / spec.name
         if args.dry_run:
             return _dry_run(spec, root)
@@ -114,19 +124,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nacre.scale import ScaleError
     from nacre.scale.reproduce import load_shipped, reproduce
-    from nacre.scale.spec import only_seeds
 
     try:
         root = args.root or Path("runs") / f"{args.name}-{args.scale}"
         if args.dry_run:
-            return _dry_run(only_seeds(load_shipped(args.name, args.scale, args.data_root), args.seeds), root)
+            return _dry_run(_selected(load_shipped(args.name, args.scale, args.data_root), args), root)
         from nacre.scale import require_ray
 
         require_ray()
         done = reproduce(args.name, args.scale, root=root, data_root=args.data_root, address=args.address,
                          cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                          max_concurrent=args.max_concurrent, retries=args.retries,
-                         report=not args.no_report, seeds=args.seeds)  # fmt: skip
+                         report=not args.no_report, seeds=args.seeds, algorithms=args.algorithms,
+                         distributions=args.distributions)  # fmt: skip
     except ScaleError as exc:
         return _error(str(exc))
     return _finish(done.sweep, f"nacre reproduce {args.name} --scale {args.scale}")

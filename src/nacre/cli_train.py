@@ -395,7 +395,7 @@ def setting_names(words: Sequence[str]) -> list[str]:
 def all_setting_names() -> dict[str, str]:
     """field name -> label of the first registered algorithm that has it (imports every config class; only for
     messages about flags the chosen algorithm does not have)."""
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     out: dict[str, str] = {}
     for algorithm in ALGORITHMS:
@@ -410,7 +410,7 @@ def all_setting_names() -> dict[str, str]:
 
 def config_class(algorithm: str) -> type:
     """The config class registered for ``algorithm`` (its trainer is not imported)."""
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     module, _, name = ALGORITHMS[algorithm][0].partition(":")
     return getattr(importlib.import_module(module), name)
@@ -474,7 +474,7 @@ RUN_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
 
 
 def _algorithms() -> list[str]:
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     return list(ALGORITHMS)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # only annotations name torch: the data contracts load without it
+    import torch
 
 #: ``progress(kind, n)``: a long job reports ``n`` more units of ``kind`` ("grad_steps", "eval_trajectories")
 Progress = Callable[[str, int], None]

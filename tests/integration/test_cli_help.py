@@ -304,3 +304,29 @@ def test_top_level_help_imports_no_algorithm():
             "print(sorted(m for m in ('torch', 'tyro', 'nacre.training.loop') if m in sys.modules))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_algorithm_help_imports_no_torch(algorithm):
+    """``nacre train ALGO --help`` reads the config classes only: no trainer, no torch (about 3 s of start-up)."""
+    code = ("import contextlib, io, sys\nfrom nacre.cli import main\nout = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+            f"    main(['train', {algorithm!r}, '--help'])\n"
+            "print('torch' in sys.modules, '--seed' in out.getvalue())")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split()[-2:] == ["False", "True"]  # the help was printed, and torch was not imported
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "pearl", "sparse-point-robot", "--preset", "nonsense"], "unknown preset 'nonsense'"),
+    (["train", "macaw", "macaw-cheetah-vel", "--env-kwargs", "speed=1"], "nacre: error:"),
+])  # fmt: skip
+def test_bad_train_input_is_refused_before_torch_loads(argv, message):
+    """The settings, the distribution and the preset are checked on the config alone: a typo costs no torch start-up."""
+    code = ("import contextlib, io, sys\nfrom nacre.cli import main\nerr = io.StringIO()\n"
+            "with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):\n"
+            f"    main({argv!r})\n"
+            "print('torch' in sys.modules, err.getvalue().strip().splitlines()[-1])")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, _, line = proc.stdout.strip().partition(" ")
+    assert loaded == "False" and message in line

@@ -154,9 +154,9 @@ def test_missing_and_foreign_datasets(tmp_path, point_dataset):
 
 
 def test_planned_algorithms_are_skipped_with_one_line_each(tmp_path, capsys, monkeypatch):
-    from nacre.training import loop
+    from nacre.algos.registry import ALGORITHMS
 
-    monkeypatch.setattr(loop, "ALGORITHMS", {k: v for k, v in loop.ALGORITHMS.items() if k != "maesn"})
+    monkeypatch.delitem(ALGORITHMS, "maesn")  # the one registry every module reads
     path = _write(tmp_path, """
         defaults: {preset: tiny, seeds: [0, 1]}
         entries:
@@ -269,3 +269,20 @@ def test_seeds_option_runs_part_of_the_grid(tmp_path, capsys):
     assert err.count("\n") == 1 and "no trial has seed 7; its seeds are 0, 1" in err
     assert main(["reproduce", "pearl-fig3", "--scale", "cpu", "--dry-run", "--root", root, "--seeds", "0", "1"]) == 0
     assert "12 trials: 12 new" in capsys.readouterr().err  # (2 radii x 2 PEARL arms + 2 MAESN radii) x 2 seeds
+
+
+def test_algorithms_and_distributions_options_run_part_of_a_figure(tmp_path, capsys):
+    root = str(tmp_path / "runs")
+    argv = ["reproduce", "pearl-fig2", "--scale", "cpu", "--dry-run", "--root", root]
+    assert main([*argv, "--distributions", "cheetah-vel", "cheetah-dir", "--algorithms", "pearl", "rl2-ppo",
+                 "--seeds", "0"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    listed = sorted(line.split()[1] for line in captured.out.splitlines())
+    assert listed == ["pearl-cheetah-dir-fast-s0", "pearl-cheetah-vel-fast-s0",
+                      "rl2-ppo-cheetah-dir-fast-s0", "rl2-ppo-cheetah-vel-fast-s0"]
+    assert "4 trials: 4 new" in captured.err
+    assert main([*argv, "--distributions", "cheetah-vel", "half-cheetah"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no trial has distribution half-cheetah; its distributions are ant-dir, " in err
+    assert main([*argv, "--algorithms", "sac"]) == 2
+    assert "no trial has algorithm sac; its algorithms are maml-trpo, pearl, promp, rl2-ppo" in capsys.readouterr().err

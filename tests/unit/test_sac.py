@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import numpy as np
 import pytest
@@ -133,7 +132,6 @@ def test_sac_learns_point_robot_goal():
     task = {"goal": [0.6, -0.4]}
     s = GenerateSettings(steps_per_task=3000, hidden_size=64, hidden_layers=2, batch_size=128, random_steps=200,
                          checkpoint_every=0)  # fmt: skip
-    start = time.perf_counter()
     run = SACLifetime(dist, [task], s, seed=0, conditioned=False)
     while not run.done:
         run.run_round()
@@ -143,7 +141,6 @@ def test_sac_learns_point_robot_goal():
     rand = np.mean([rollout_batch([env], lambda o, i: rng.uniform(-1, 1, (len(o), 2)), rng, 20)[0].episode_return()
                     for _ in range(20)])  # fmt: skip
     assert learned > rand + 10.0 and learned > -11.0, (learned, rand)  # measured: about -7.5 vs -23
-    assert time.perf_counter() - start < 60
 
 
 SAC_PLAIN = dict(q_ensemble="batched", inplace_relu=False, fused_linear_relu=False, fused_adam=False)

@@ -1,6 +1,6 @@
 """Offline datasets: per-task Minari (HDF5) storage and the MACAW loader."""
 
-from nacre.datasets.loader import OfflineTaskData, Window, load_offline_tasks, macaw_batch
+from nacre._lazy import lazy_exports
 from nacre.datasets.store import (
     FORMAT_VERSION,
     DatasetError,
@@ -13,6 +13,10 @@ from nacre.datasets.store import (
     verify_dataset,
     write_task_dataset,
 )
+
+# the torch-backed loader loads on first use, so that the store alone (its errors, manifests) stays light
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(
+    ["OfflineTaskData", "Window", "load_offline_tasks", "macaw_batch"], "nacre.datasets.loader"))
 
 __all__ = [
     "FORMAT_VERSION",

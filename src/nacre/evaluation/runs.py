@@ -51,7 +51,7 @@ def _config_defaults(algorithm: str) -> dict[str, Any]:
     """Defaults of ``algorithm``'s config: fields added since a run was written take them, as on resume."""
     import importlib
 
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     if algorithm not in ALGORITHMS:
         return {}
@@ -121,7 +121,7 @@ def derive_command(meta: dict[str, Any]) -> str:
     """
     import importlib
 
-    from nacre.training.loop import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS
 
     algorithm = meta.get("algorithm", "pearl")
     cfg = dict(meta["config"])

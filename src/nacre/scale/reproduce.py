@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nacre.scale import ScaleError
-from nacre.scale.spec import SweepSpec, load_spec, only_seeds
+from nacre.scale.spec import SweepSpec, load_spec, select_trials
 from nacre.scale.sweep import Echo, SweepResult, _stderr, plan, run_sweep
 
 
@@ -69,22 +69,23 @@ def write_sweep_report(run_dirs: Sequence[Path], out: Path, options: dict[str, A
 def reproduce(name: str, scale: str, *, root: str | Path | None = None, data_root: str | Path | None = None,
               address: str | None = None, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
               max_concurrent: int | None = None, retries: int = 0, report: bool = True,
-              seeds: Sequence[int] | None = None, echo: Echo = _stderr) -> Reproduction:  # fmt: skip
+              seeds: Sequence[int] | None = None, algorithms: Sequence[str] | None = None,
+              distributions: Sequence[str] | None = None, echo: Echo = _stderr) -> Reproduction:  # fmt: skip
     """Run the shipped spec ``name`` at ``scale`` under ``root`` (default ``runs/<name>-<scale>``), then write
     its report to ``ROOT/report``.
 
-    ``seeds`` runs only those seeds' trials (the rest can run later into the same root); the report covers
-    every trial of the spec that is trained to the end under ``root``.
+    ``seeds``, ``algorithms`` and ``distributions`` run only those trials (the rest can run later into the same
+    root); the report covers every trial of the spec that is trained to the end under ``root``.
     """
     full = load_shipped(name, scale, data_root)
-    spec = only_seeds(full, seeds)
+    spec = select_trials(full, seeds=seeds, algorithms=algorithms, distributions=distributions)
     root = Path(root) if root is not None else Path("runs") / f"{name}-{scale}"
     result = run_sweep(spec, root, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                        max_concurrent=max_concurrent, retries=retries, echo=echo, name=f"{name}-{scale}")  # fmt: skip
     out = None
     if report:
         runs = result.run_dirs()
-        if seeds is not None:  # the other seeds' finished runs too
+        if spec.trials != full.trials:  # the other trials' finished runs too
             runs = [p.run_dir for p in plan(full, root) if p.state == "done"]
         words = ["nacre", "report", *map(str, runs), "--out", str(root / "report")]
         for key, value in spec.report.items():

@@ -298,7 +298,7 @@ class _Resolver:
     """Builds and checks one trial's config (cached per distribution; the config classes imported once)."""
 
     def __init__(self) -> None:
-        from nacre.training.loop import ALGORITHMS
+        from nacre.algos.registry import ALGORITHMS
 
         self.algorithms = ALGORITHMS
         self._dists: dict[str, Any] = {}
@@ -541,15 +541,23 @@ def check_dataset(dataset: str, dist: str, resolver: _Resolver, where: str, miss
     return False
 
 
-def only_seeds(spec: SweepSpec, seeds: Sequence[int] | None) -> SweepSpec:
-    """``spec`` with only the trials of ``seeds`` (all of them for None): a grid run a few seeds at a time.
+def select_trials(spec: SweepSpec, *, seeds: Sequence[int] | None = None, algorithms: Sequence[str] | None = None,
+                  distributions: Sequence[str] | None = None) -> SweepSpec:
+    """``spec`` with only the trials of these seeds, algorithms and distributions (None: all): a grid run a part
+    at a time, e.g. two of a figure's six domains today and the rest later into the same root.
 
-    A seed no trial has is a :class:`ScaleError` naming the spec's seeds.
+    A value no trial has is a :class:`ScaleError` naming the values the spec has.
     """
-    if seeds is None:
-        return spec
-    have = sorted({t.seed for t in spec.trials})
-    unknown = [s for s in seeds if s not in have]
-    if unknown:
-        raise ScaleError(f"{spec.name}: no trial has seed {unknown[0]}; its seeds are {', '.join(map(str, have))}")
-    return replace(spec, trials=tuple(t for t in spec.trials if t.seed in set(seeds)))
+    trials = spec.trials
+    for what, wanted, of in (("seed", seeds, lambda t: t.seed), ("algorithm", algorithms, lambda t: t.algorithm),
+                             ("distribution", distributions, lambda t: t.distribution)):  # fmt: skip
+        if wanted is None:
+            continue
+        have = sorted({of(t) for t in spec.trials})
+        unknown = [w for w in wanted if w not in have]
+        if unknown:
+            raise ScaleError(f"{spec.name}: no trial has {what} {unknown[0]}; its {what}s are "
+                             f"{', '.join(map(str, have))}")  # fmt: skip
+        trials = tuple(t for t in trials if of(t) in set(wanted))
+    return replace(spec, trials=trials)
+

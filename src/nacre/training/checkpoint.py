@@ -10,10 +10,12 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is written or read, not with this module
+    import torch
 
 FORMAT = "nacre-checkpoint"
 FORMAT_VERSION = 1
@@ -61,6 +63,8 @@ def run_header(trainer: Any) -> dict[str, Any]:
 
 def _encode(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
+        import torch
+
         return {_NUMPY_TAG: torch.from_numpy(np.ascontiguousarray(obj))}
     if isinstance(obj, dict):
         return {k: _encode(v) for k, v in obj.items()}
@@ -99,6 +103,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Atomically save ``payload`` (with format tags added)."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **_encode(payload)}, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
@@ -109,6 +115,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    import torch
+
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged archives

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nacre import __version__
+from nacre.algos.registry import ALGORITHMS
 from nacre.config import ConfigBase, ConfigError
 from nacre.logging import RunLogger
 from nacre.training.checkpoint import (
@@ -29,18 +30,6 @@ from nacre.training.checkpoint import (
 )
 from nacre.training.errors import TrainingDiverged
 from nacre.types import Progress
-
-#: algorithm name -> (config class, trainer class), imported on first use
-ALGORITHMS: dict[str, tuple[str, str]] = {
-    "pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.trainer:PearlTrainer"),
-    "macaw": ("nacre.algos.macaw.config:MacawConfig", "nacre.algos.macaw.trainer:MacawTrainer"),
-    "mt-finetune": ("nacre.algos.mtft.config:MtftConfig", "nacre.algos.mtft.trainer:MtftTrainer"),
-    "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
-    "maml-trpo": ("nacre.algos.maml_trpo.config:MamlTrpoConfig", "nacre.algos.maml_trpo.trainer:MamlTrpoTrainer"),
-    "promp": ("nacre.algos.promp.config:PrompConfig", "nacre.algos.promp.trainer:PrompTrainer"),
-    "rl2-ppo": ("nacre.algos.rl2.config:Rl2Config", "nacre.algos.rl2.trainer:Rl2Trainer"),
-    "maesn": ("nacre.algos.maesn.config:MaesnConfig", "nacre.algos.maesn.trainer:MaesnTrainer"),
-}
 
 #: what the loop needs of a trainer (PearlTrainer, MacawTrainer): cfg, distribution, split, iteration,
 #: train_iteration, evaluate, eval_metrics, state_dict, load_state_dict

@@ -1,0 +1,16 @@
+"""The registered algorithms: each name's config and trainer classes, as ``module:Class`` strings, so that reading
+the list (``nacre train ALGO --help``, spec validation) imports neither the trainers nor torch."""
+
+from __future__ import annotations
+
+#: algorithm name -> (config class, trainer class), imported on first use
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.trainer:PearlTrainer"),
+    "macaw": ("nacre.algos.macaw.config:MacawConfig", "nacre.algos.macaw.trainer:MacawTrainer"),
+    "mt-finetune": ("nacre.algos.mtft.config:MtftConfig", "nacre.algos.mtft.trainer:MtftTrainer"),
+    "offline-pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.offline:OfflinePearlTrainer"),
+    "maml-trpo": ("nacre.algos.maml_trpo.config:MamlTrpoConfig", "nacre.algos.maml_trpo.trainer:MamlTrpoTrainer"),
+    "promp": ("nacre.algos.promp.config:PrompConfig", "nacre.algos.promp.trainer:PrompTrainer"),
+    "rl2-ppo": ("nacre.algos.rl2.config:Rl2Config", "nacre.algos.rl2.trainer:Rl2Trainer"),
+    "maesn": ("nacre.algos.maesn.config:MaesnConfig", "nacre.algos.maesn.trainer:MaesnTrainer"),
+}
