@@ -9,6 +9,7 @@ from nacre.algos.maesn import MaesnTrainer
 from nacre.algos.maesn import preset as maesn_preset
 from nacre.algos.rl2 import Rl2Trainer
 from nacre.algos.rl2 import preset as rl2_preset
+from nacre.algos.rl2.adapter import rl2_meta_test
 from nacre.cli import main
 from tests.integration.onpolicy_runs import (
     check_registered,
@@ -79,6 +80,13 @@ def test_rl2_learns_on_the_point_robot():
     after = tr.evaluate(num_runs=4, rng=np.random.default_rng(0)).returns
     diff = (after - before).mean(axis=-1).reshape(-1)
     assert diff.mean() > 2 * diff.std(ddof=1) / np.sqrt(len(diff)), diff
+    # adapted beats un-adapted: the same trained policy with its memory wiped before every step (so it acts on the
+    # current input only) returns less; measured 2.3 +- 0.4 (standard error) per episode at 40 iterations
+    memoryless = rl2_meta_test(tr.learner.policy, tr.split.test, tr.distribution.make_env, 4, tr.cfg.test_episodes,
+                               tr.horizon, np.random.default_rng(0), action_scale=tr.cfg.action_scale,
+                               memory=False).returns  # fmt: skip
+    gain = (after - memoryless).mean(axis=-1).reshape(-1)
+    assert gain.mean() > 2 * gain.std(ddof=1) / np.sqrt(len(gain)), gain
 
 
 @pytest.mark.slow

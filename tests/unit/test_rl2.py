@@ -79,6 +79,20 @@ def test_hidden_state_is_carried_within_a_trial_and_reset_between_trials():
     assert not np.allclose(second.actions[0, 0, 0], leaked[0, 0].numpy(), atol=1e-3)
 
 
+
+def test_memoryless_trials_act_on_the_current_input_only():
+    """The no-adaptation ablation: every action is the policy's first-step output on that step's input alone."""
+    dist = make_distribution("point-robot")
+    pool = EnvPool(dist.make_env, [dist.split(0, 2, 1).train[0]], 1)
+    policy = Rl2Policy(pool.obs_dim, pool.action_dim, 6, generator=torch.Generator().manual_seed(1))
+    trials = sample_trials(pool, policy, 2, 5, np.random.default_rng(0), 1.0, deterministic=True, memory=False)
+    x = torch.as_tensor(trials.inputs[0, 0])
+    with torch.no_grad():
+        alone = torch.cat([policy.sequence(x[t : t + 1][None])[0][0] for t in range(len(x))])
+        carried, _ = policy.sequence(x[None])
+    np.testing.assert_allclose(trials.actions[0, 0], alone.numpy(), atol=1e-5)
+    assert not np.allclose(trials.actions[0, 0, 1:], carried[0, 1:].numpy(), atol=1e-3)  # not the carried state
+
 def test_clipped_objective_matches_hand_computed_values():
     ratios = torch.tensor([1.5, 0.5, 1.1, 0.5, 0.7])
     adv = torch.tensor([1.0, 1.0, -1.0, -1.0, -2.0])

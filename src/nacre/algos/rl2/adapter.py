@@ -21,9 +21,11 @@ from nacre.algos.rl2.trials import sample_trials
 def rl2_meta_test(policy: Rl2Policy, tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int,
                   episodes: int, horizon: int, rng: np.random.Generator, sparse: bool = False,
                   action_scale: float = 10.0, pool: EnvPool | None = None,
-                  progress: Callable[[int], None] | None = None) -> OnPolicyAdaptationResult:  # fmt: skip
+                  progress: Callable[[int], None] | None = None,
+                  memory: bool = True) -> OnPolicyAdaptationResult:  # fmt: skip
     """One stochastic trial of ``episodes`` episodes per (run, task): the return of each episode. ``pool`` (optional)
-    must have ``num_runs * len(tasks)`` slots of one environment each and is given the tasks."""
+    must have ``num_runs * len(tasks)`` slots of one environment each and is given the tasks. ``memory=False``
+    zeroes the hidden state before every step: the no-adaptation ablation (:func:`.trials.sample_trials`)."""
     if num_runs <= 0 or episodes <= 0:
         raise ValueError("num_runs and episodes must be positive")
     slots = [tasks[ti] for _ in range(num_runs) for ti in range(len(tasks))]
@@ -33,7 +35,7 @@ def rl2_meta_test(policy: Rl2Policy, tasks: Sequence[Any], make_env: Callable[[A
     else:
         pool.set_tasks(slots)
     try:
-        trials = sample_trials(pool, policy, episodes, horizon, rng, action_scale, sparse_input=sparse)
+        trials = sample_trials(pool, policy, episodes, horizon, rng, action_scale, sparse_input=sparse, memory=memory)
     finally:
         if own:
             pool.close()

@@ -50,10 +50,12 @@ class Trials(NamedTuple):
 
 
 def sample_trials(pool: EnvPool, policy: Rl2Policy, episodes: int, horizon: int, rng: np.random.Generator,
-                  action_scale: float = 10.0, sparse_input: bool = False,
-                  deterministic: bool = False) -> Trials:  # fmt: skip
+                  action_scale: float = 10.0, sparse_input: bool = False, deterministic: bool = False,
+                  memory: bool = True) -> Trials:  # fmt: skip
     """One trial of ``episodes`` episodes (each at most ``horizon`` steps) in every environment of ``pool``; see
-    the module docstring. ``sparse_input`` feeds the policy the sparse reward; ``deterministic`` plays the mean."""
+    the module docstring. ``sparse_input`` feeds the policy the sparse reward; ``deterministic`` plays the mean;
+    ``memory=False`` is the no-adaptation ablation: the hidden state is zeroed before every step, so each action
+    depends on the current input only and nothing seen earlier in the trial."""
     m_tasks, k, e_total, h = pool.num_tasks, pool.envs_per_task, int(episodes), int(horizon)
     t_total = e_total * h
     o_dim, a_dim = pool.obs_dim, pool.action_dim
@@ -86,6 +88,8 @@ def sample_trials(pool: EnvPool, policy: Rl2Policy, episodes: int, horizon: int,
     with torch.no_grad():
         hidden = policy.initial_state(m_tasks * k)
         for t in range(t_total):
+            if not memory:
+                hidden = policy.initial_state(m_tasks * k)
             x = policy_inputs(current, prev_a, prev_r, prev_d)
             mean_t, log_std_t, hidden = policy.step(torch.as_tensor(x.reshape(m_tasks * k, i_dim), device=device),
                                                     hidden)  # fmt: skip
