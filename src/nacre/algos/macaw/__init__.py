@@ -1,7 +1,14 @@
 """MACAW (Mitchell et al., 2021): offline meta-RL with advantage weighting (algorithm core)."""
 
+from typing import TYPE_CHECKING
+
 from nacre._lazy import lazy_exports
 from nacre.algos.macaw.config import ConfigError, MacawConfig, preset
+
+if TYPE_CHECKING:  # what static analysers and IDEs see
+    from nacre.algos.macaw.batch import EpisodeTargets, MacawBatch, episode_fields, mc_returns_and_bootstrap
+    from nacre.algos.macaw.inner import Adapted, MetaParams
+    from nacre.algos.macaw.learner import MacawLearner
 
 # the torch-backed parts load on first use, so that the config alone stays light
 __getattr__, __dir__ = lazy_exports(__name__, {
