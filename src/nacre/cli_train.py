@@ -410,10 +410,9 @@ def all_setting_names() -> dict[str, str]:
 
 def config_class(algorithm: str) -> type:
     """The config class registered for ``algorithm`` (its trainer is not imported)."""
-    from nacre.algos.registry import ALGORITHMS
+    from nacre.algos.registry import config_class as registered
 
-    module, _, name = ALGORITHMS[algorithm][0].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return registered(algorithm)
 
 
 # ---------------------------------------------------------------------- step 1: what is not a setting

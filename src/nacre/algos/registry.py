@@ -14,3 +14,34 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "rl2-ppo": ("nacre.algos.rl2.config:Rl2Config", "nacre.algos.rl2.trainer:Rl2Trainer"),
     "maesn": ("nacre.algos.maesn.config:MaesnConfig", "nacre.algos.maesn.trainer:MaesnTrainer"),
 }
+
+
+class UnknownAlgorithmError(KeyError):
+    """An algorithm name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _resolve(target: str) -> type:
+    """Import ``module:Class`` and return the class."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _entry(algorithm: str) -> tuple[str, str]:
+    if algorithm not in ALGORITHMS:
+        raise UnknownAlgorithmError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[algorithm]
+
+
+def config_class(algorithm: str) -> type:
+    """The config class registered for ``algorithm``; its trainer (and torch) is not imported."""
+    return _resolve(_entry(algorithm)[0])
+
+
+def trainer_class(algorithm: str) -> type:
+    """The trainer class registered for ``algorithm`` (imports torch)."""
+    return _resolve(_entry(algorithm)[1])

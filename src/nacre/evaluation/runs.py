@@ -49,15 +49,12 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
 
 def _config_defaults(algorithm: str) -> dict[str, Any]:
     """Defaults of ``algorithm``'s config: fields added since a run was written take them, as on resume."""
-    import importlib
-
-    from nacre.algos.registry import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS, config_class
 
     if algorithm not in ALGORITHMS:
         return {}
-    module, _, name = ALGORITHMS[algorithm][0].partition(":")
     try:
-        return getattr(importlib.import_module(module), name)().to_dict()
+        return config_class(algorithm)().to_dict()
     except Exception:  # noqa: BLE001 - a config class that cannot be built without arguments
         return {}
 
@@ -121,7 +118,7 @@ def derive_command(meta: dict[str, Any]) -> str:
     """
     import importlib
 
-    from nacre.algos.registry import ALGORITHMS
+    from nacre.algos.registry import ALGORITHMS, config_class
 
     algorithm = meta.get("algorithm", "pearl")
     cfg = dict(meta["config"])
@@ -129,8 +126,7 @@ def derive_command(meta: dict[str, Any]) -> str:
     words = ["nacre", "train", algorithm, env]
     if algorithm not in ALGORITHMS:
         return shlex.join([*words, "--seed", str(cfg.get("seed", 0))])
-    module_name, _, class_name = ALGORITHMS[algorithm][0].partition(":")
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(config_class(algorithm).__module__)
     candidates: list[tuple[int, int, str | None, dict[str, Any]]] = []
     for order, name in enumerate(getattr(module, "PRESETS", ())):
         try:
@@ -140,7 +136,7 @@ def derive_command(meta: dict[str, Any]) -> str:
         diff = {k: v for k, v in cfg.items() if k not in ("env", "seed") and base.get(k, object()) != v}
         candidates.append((len(diff), order, name, diff))
     if not candidates:
-        defaults = getattr(module, class_name)().to_dict()
+        defaults = config_class(algorithm)().to_dict()
         diff = {k: v for k, v in cfg.items() if k not in ("env", "seed") and defaults.get(k, object()) != v}
         candidates.append((len(diff), 0, None, diff))
     _, _, name, diff = min(candidates, key=lambda c: (c[0], c[1]))

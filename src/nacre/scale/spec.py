@@ -304,9 +304,9 @@ class _Resolver:
         self._dists: dict[str, Any] = {}
 
     def config_class(self, algorithm: str) -> Any:
-        from nacre.training.loop import algorithm_classes
+        from nacre.algos.registry import config_class
 
-        return algorithm_classes(algorithm)[0]
+        return config_class(algorithm)
 
     def distribution(self, dist: str, env_kwargs: Any, where: str) -> Any:
         from nacre.envs.registry import TaskDistributionError, make_distribution

@@ -6,7 +6,6 @@ A run directory holds ``config.json`` (the resolved config), ``tasks.json``, ``p
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nacre import __version__
-from nacre.algos.registry import ALGORITHMS
+from nacre.algos.registry import ALGORITHMS, config_class, trainer_class
 from nacre.config import ConfigBase, ConfigError
 from nacre.logging import RunLogger
 from nacre.training.checkpoint import (
@@ -42,11 +41,7 @@ def algorithm_classes(algorithm: str) -> tuple[type[ConfigBase], type]:
     """The config and trainer classes of ``algorithm``."""
     if algorithm not in ALGORITHMS:
         raise RunDirError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
-    loaded = []
-    for spec in ALGORITHMS[algorithm]:
-        module, _, name = spec.partition(":")
-        loaded.append(getattr(importlib.import_module(module), name))
-    return loaded[0], loaded[1]
+    return config_class(algorithm), trainer_class(algorithm)
 
 
 class RunDirError(RuntimeError):
