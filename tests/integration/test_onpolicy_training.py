@@ -1,5 +1,6 @@
-"""MAML-TRPO and ProMP runs end to end: seeding, resume equals never stopping, complete checkpoints, the
-evaluation arrays, the CLI (train, resume, eval, plot); learning on the point robot (slow)."""
+"""On-policy runs end to end: registration and seeding for all four methods; for MAML-TRPO and ProMP also resume
+equals never stopping, complete checkpoints, the evaluation arrays, the CLI (train, resume, eval, plot) and learning
+on the point robot (slow). RL2-PPO and MAESN have the rest in test_rl2_maesn_training.py."""
 
 import json
 
@@ -26,13 +27,13 @@ from tests.integration.onpolicy_runs import (
 METHODS = ("maml-trpo", "promp")
 
 
-@pytest.mark.parametrize("algorithm", METHODS)
+@pytest.mark.parametrize("algorithm", ALL_METHODS)
 def test_registered_in_the_loop(algorithm):
     check_registered(algorithm)
 
 
-@pytest.mark.parametrize("algorithm", METHODS)
-def test_same_seed_identical_other_seed_different(algorithm):
+@pytest.mark.parametrize("algorithm", ALL_METHODS)
+def test_same_seed_identical_other_seed_different_and_global_rngs_untouched(algorithm):
     check_same_seed_identical_other_seed_different_and_global_rngs_untouched(algorithm)
 
 

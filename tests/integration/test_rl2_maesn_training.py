@@ -1,5 +1,6 @@
-"""RL2-PPO and MAESN runs end to end: seeding, resume equals never stopping, the evaluation arrays, the CLI
-(train, resume, eval, plot); learning on the point robot (slow)."""
+"""RL2-PPO and MAESN runs end to end (their registration and seeding are tested in test_onpolicy_training.py):
+resume equals never stopping, the evaluation arrays, the CLI (train, resume, eval, plot); learning on the point
+robot (slow)."""
 
 import numpy as np
 import pytest
@@ -12,8 +13,6 @@ from nacre.algos.rl2 import preset as rl2_preset
 from nacre.algos.rl2.adapter import rl2_meta_test
 from nacre.cli import main
 from tests.integration.onpolicy_runs import (
-    check_registered,
-    check_same_seed_identical_other_seed_different_and_global_rngs_untouched,
     cli_train_resume_eval_plot,
     log_rows,
     resumed_and_straight,
@@ -23,16 +22,6 @@ from tests.integration.onpolicy_runs import (
 METHODS = ("rl2-ppo", "maesn")
 RESUME_KW = {"rl2-ppo": dict(num_iterations=4, eval_every=2, checkpoint_every=1, minibatch_trials=1),
              "maesn": dict(num_iterations=4, eval_every=2, checkpoint_every=1, eval_steps=2)}
-
-
-@pytest.mark.parametrize("algorithm", METHODS)
-def test_registered_in_the_loop(algorithm):
-    check_registered(algorithm)
-
-
-@pytest.mark.parametrize("algorithm", METHODS)
-def test_same_seed_identical_other_seed_different_and_global_rngs_untouched(algorithm):
-    check_same_seed_identical_other_seed_different_and_global_rngs_untouched(algorithm)
 
 
 @pytest.mark.parametrize("algorithm", METHODS)
