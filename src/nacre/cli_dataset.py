@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
              "updates_per_step", "random_steps", "replay_capacity", "checkpoint_every", "device",
              "precision")  # fmt: skip
     bar, state = None, {"tasks_total": 0, "tasks_done": 0}
+    started = time.monotonic()
 
     def progress(kind: str, n: int) -> None:
         nonlocal bar
@@ -147,6 +149,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             bar.set_postfix(tasks=f"{state['tasks_done']}/{state['tasks_total']}")
         elif kind in state:
             state[kind] += n
+            if kind == "tasks_done" and n and args.no_progress:  # a line per finished task, for logs
+                minutes = (time.monotonic() - started) / 60
+                print(f"nacre: {state['tasks_done']}/{state['tasks_total']} tasks finished ({minutes:.1f} min)",
+                      file=sys.stderr, flush=True)  # fmt: skip
         elif kind == "env_steps" and bar is not None:
             bar.update(n)
         if bar is not None and kind.startswith("tasks"):

@@ -166,6 +166,9 @@ def test_cli_generate(tmp_path, capsys):
             "--n-train", "2", "--n-test", "1", "--no-progress", "--seed", "4"]  # fmt: skip
     assert main(args) == 0
     assert verify_dataset(root) == [] and read_manifest(root)["config"]["seed"] == 4
+    # --no-progress (for logs) still says when each task finishes
+    lines = [line for line in capsys.readouterr().err.splitlines() if "tasks finished" in line]
+    assert [line.split(" tasks")[0] for line in lines] == ["nacre: 1/3", "nacre: 2/3", "nacre: 3/3"]
     assert main(args) == 0  # rerun: everything already finished
     assert main(["dataset", "verify", str(root)]) == 0
     capsys.readouterr()
