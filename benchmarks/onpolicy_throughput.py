@@ -1,15 +1,17 @@
-"""Cost of one MAML-TRPO / ProMP iteration: sampling throughput against the raw environment, the outer step's
-time, and peak memory.
+"""Cost of one iteration of the on-policy methods (MAML-TRPO, ProMP, RL2-PPO, MAESN): sampling throughput against
+the raw environment, the optimisation time, and peak memory.
 
-Usage: ``python benchmarks/onpolicy_throughput.py [--env cheetah-vel] [--preset fast] [--iterations 2]``
+Usage: ``python benchmarks/onpolicy_throughput.py [--env cheetah-vel] [--preset fast] [--iterations 2]
+[--methods maml-trpo promp rl2-ppo maesn]``
 
 Prints, in one run on this machine:
 
 * ``raw env``: single-environment steps/s of the family's environment with zero actions (resets included);
-* per method and iteration: env steps sampled, sampling steps/s (``time/env_steps_per_second``: all
-  ``(inner_steps + 1) x meta_batch x rollouts_per_task`` rollouts stepped in lockstep, one policy call per step),
-  sampling seconds, outer-step seconds (TRPO through the inner step; ProMP's Adam steps), and the process's peak
-  resident memory so far (it includes the previous method's).
+* per method and iteration: env steps sampled, sampling steps/s (``time/env_steps_per_second``: every rollout
+  of a sampling phase stepped in lockstep, one batched policy call per step; MAML-TRPO / ProMP / MAESN step
+  ``meta_batch x rollouts_per_task`` environments per phase, RL2 ``meta_batch x trials_per_task`` trials),
+  sampling seconds, optimisation seconds (TRPO through the inner step; ProMP's Adam steps; RL2's PPO epochs), and
+  the process's peak resident memory so far (it includes the previous methods').
 
 The ratio sampling / raw says what the lockstep loop costs over bare stepping.
 """
@@ -25,6 +27,8 @@ import numpy as np
 
 from nacre.envs import make_distribution
 from nacre.training.loop import algorithm_classes
+
+METHODS = ("maml-trpo", "promp", "rl2-ppo", "maesn")
 
 
 def raw_steps_per_second(env_id: str, steps: int = 4000) -> float:
@@ -47,21 +51,22 @@ def main() -> None:
     parser.add_argument("--env", default="cheetah-vel")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--iterations", type=int, default=2)
-    parser.add_argument("--methods", nargs="+", default=["maml-trpo", "promp"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args()
     print(f"raw env {args.env}: {raw_steps_per_second(args.env):,.0f} steps/s")
     for method in args.methods:
         config_cls, trainer_cls = algorithm_classes(method)
         cfg = importlib.import_module(config_cls.__module__).preset(args.preset, args.env)
         trainer = trainer_cls(cfg)
-        print(f"{method} {args.preset}: {cfg.meta_batch} tasks x {cfg.rollouts_per_task} rollouts x "
-              f"{trainer.horizon} steps, {cfg.inner_steps} inner step(s)")  # fmt: skip
+        shape = {k: getattr(cfg, k) for k in ("meta_batch", "rollouts_per_task", "inner_steps", "trials_per_task",
+                                               "episodes_per_trial") if hasattr(cfg, k)}  # fmt: skip
+        print(f"{method} {args.preset}: " + ", ".join(f"{k}={v}" for k, v in shape.items()))
         for it in range(args.iterations):
             before = trainer.env_steps
             m = trainer.train_iteration()
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"  iteration {it + 1}: {trainer.env_steps - before:,} env steps, sampling "
-                  f"{m['time/env_steps_per_second']:,.0f} steps/s ({m['time/sampling_seconds']:.1f} s), outer step "
+                  f"{m['time/env_steps_per_second']:,.0f} steps/s ({m['time/sampling_seconds']:.1f} s), optimisation "
                   f"{m['time/optimization_seconds']:.1f} s, peak memory {peak:,.0f} MB")  # fmt: skip
         trainer.close()
 
