@@ -79,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--trajectories", type=int, default=None,
                     help="PEARL: trajectories per run (adaptation curve length)")
     ev.add_argument("--transitions", type=int, default=None,
-                    help="MACAW: offline transitions of each test task to adapt on (default: config eval_transitions)")
+                    help="all but PEARL: transitions to adapt on per test task (offline methods: drawn from its data; "
+                         "MAML-TRPO/ProMP/MAESN: rollouts per step = ceil(N / horizon); not RL2)")
     ev.add_argument("--steps", type=int, default=None,
-                    help="MACAW: evaluate after 0, 1, ..., STEPS test-time steps (default: 0 and eval_steps)")
+                    help="all but PEARL: evaluate after 0, 1, ..., STEPS test-time steps (RL2: a trial of STEPS + 1 "
+                         "episodes; default: 0 and eval_steps)")
     ev.add_argument("--test-time-guard", choices=["true", "false"], default=None,
                     help="MACAW: backtrack test-time steps beyond the meta-trained ones (default: the run's setting)")
     ev.add_argument("--tasks", choices=["test", "train"], default="test")
@@ -333,7 +335,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if offline and args.trajectories is not None:
         raise UserError("--trajectories is for PEARL runs; offline methods take --transitions and --steps")
     if not offline and (args.transitions is not None or args.steps is not None):
-        raise UserError("--transitions and --steps are for offline (MACAW) runs; PEARL takes --trajectories")
+        raise UserError("--transitions and --steps are for the methods that adapt by test-time steps; PEARL takes "
+                        "--trajectories")
     if args.test_time_guard is not None:
         if trainer.algorithm != "macaw":
             raise UserError("--test-time-guard is for MACAW runs")

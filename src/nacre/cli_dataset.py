@@ -93,7 +93,7 @@ def add_generate_parser(dataset_subparsers: Any) -> None:
     )
     gen.add_argument("distribution", help="task distribution id, e.g. macaw-cheetah-vel or point-robot")
     gen.add_argument("--out", type=Path, required=True, metavar="ROOT", help="dataset root to create or resume")
-    gen.add_argument("--preset", default="fast", help="paper | fast | tiny (default: fast)")
+    gen.add_argument("--preset", default="fast", help="paper | fast | multi-task | tiny (default: fast)")
     gen.add_argument("--behaviour", choices=["per-task", "multi-task"], default=None,
                      help="per-task: a fresh SAC per task (paper); multi-task: one task-conditioned SAC")  # fmt: skip
     gen.add_argument("--steps-per-task", type=int, default=None, help="env steps (transitions) per task")

@@ -59,6 +59,12 @@ def test_eval_prints_and_saves_the_adaptation_curve(run_dir, capsys):
         assert data["returns"].shape == (2, 2, 3) and data["success"].dtype == bool
 
 
+def test_eval_flags_of_step_based_methods_are_refused_for_pearl(run_dir, capsys):
+    line = _fails(["eval", str(run_dir), "--transitions", "8"], capsys)
+    assert "--transitions and --steps are for the methods that adapt by test-time steps" in line
+    assert "PEARL takes --trajectories" in line
+
+
 def test_plot_writes_a_png(run_dir, tmp_path):
     out = tmp_path / "curves.png"
     assert main(["plot", str(run_dir), str(run_dir), "--out", str(out)]) == 0
