@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from nacre.algos.registry import config_class  # torch-free; also used by the CLI and its tests
+
 #: the config field that the DISTRIBUTION argument sets (no flag of its own)
 POSITIONAL_FIELDS = frozenset({"env"})
 #: options of ``nacre train`` that take a value / take none; every other ``--word`` is a config setting
@@ -406,13 +408,6 @@ def all_setting_names() -> dict[str, str]:
         for name in setting_fields(config_cls):
             out.setdefault(name, getattr(config_cls, "label", algorithm))
     return out
-
-
-def config_class(algorithm: str) -> type:
-    """The config class registered for ``algorithm`` (its trainer is not imported)."""
-    from nacre.algos.registry import config_class as registered
-
-    return registered(algorithm)
 
 
 # ---------------------------------------------------------------------- step 1: what is not a setting

@@ -126,7 +126,8 @@ def derive_command(meta: dict[str, Any]) -> str:
     words = ["nacre", "train", algorithm, env]
     if algorithm not in ALGORITHMS:
         return shlex.join([*words, "--seed", str(cfg.get("seed", 0))])
-    module = importlib.import_module(config_class(algorithm).__module__)
+    config_cls = config_class(algorithm)
+    module = importlib.import_module(config_cls.__module__)
     candidates: list[tuple[int, int, str | None, dict[str, Any]]] = []
     for order, name in enumerate(getattr(module, "PRESETS", ())):
         try:
@@ -136,7 +137,7 @@ def derive_command(meta: dict[str, Any]) -> str:
         diff = {k: v for k, v in cfg.items() if k not in ("env", "seed") and base.get(k, object()) != v}
         candidates.append((len(diff), order, name, diff))
     if not candidates:
-        defaults = config_class(algorithm)().to_dict()
+        defaults = config_cls().to_dict()
         diff = {k: v for k, v in cfg.items() if k not in ("env", "seed") and defaults.get(k, object()) != v}
         candidates.append((len(diff), 0, None, diff))
     _, _, name, diff = min(candidates, key=lambda c: (c[0], c[1]))
