@@ -27,7 +27,6 @@ and one PNG per split and k, plus learning curves.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 import warnings
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nacre.algos.registry import preset
 from nacre.evaluation.metrics import iqm, stratified_bootstrap_ci
 from nacre.evaluation.offline_adaptation import nan_quantiles
 from nacre.logging import read_jsonl
@@ -68,12 +68,11 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
         resumed = True
     else:
         algorithm, extra = METHODS[method]
-        config_cls, trainer_cls = algorithm_classes(algorithm)
-        preset = importlib.import_module(config_cls.__module__).preset
+        _, trainer_cls = algorithm_classes(algorithm)
         overrides = {**extra, "seed": seed, "dataset": str(args.dataset)}
         if args.iterations:
             overrides["num_iterations"] = args.iterations
-        trainer = trainer_cls(preset(args.preset, DOMAINS[args.domain][split], **overrides))
+        trainer = trainer_cls(preset(algorithm, args.preset, DOMAINS[args.domain][split], **overrides))
         resumed = False
     if args.iterations and trainer.cfg.num_iterations != args.iterations:
         trainer.set_run_options(num_iterations=args.iterations)

@@ -19,12 +19,12 @@ The ratio sampling / raw says what the lockstep loop costs over bare stepping.
 from __future__ import annotations
 
 import argparse
-import importlib
 import resource
 import time
 
 import numpy as np
 
+from nacre.algos.registry import preset
 from nacre.envs import make_distribution
 from nacre.training.loop import algorithm_classes
 
@@ -55,8 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"raw env {args.env}: {raw_steps_per_second(args.env):,.0f} steps/s")
     for method in args.methods:
-        config_cls, trainer_cls = algorithm_classes(method)
-        cfg = importlib.import_module(config_cls.__module__).preset(args.preset, args.env)
+        _, trainer_cls = algorithm_classes(method)
+        cfg = preset(method, args.preset, args.env)
         trainer = trainer_cls(cfg)
         shape = {k: getattr(cfg, k) for k in ("meta_batch", "rollouts_per_task", "inner_steps", "trials_per_task",
                                                "episodes_per_trial") if hasattr(cfg, k)}  # fmt: skip

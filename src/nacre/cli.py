@@ -166,9 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ---------------------------------------------------------------------- train
 def _cmd_train(args: argparse.Namespace) -> int:
-    import importlib
-
     from nacre import cli_train
+    from nacre.algos.registry import preset
     from nacre.evaluation.saving import save_evaluation
     from nacre.training.loop import (
         algorithm_classes,
@@ -216,8 +215,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         except TaskDistributionError as exc:  # "env_kwargs goal_radius=...: ... expects a number"
             raise UserError(f"--env-kwargs{str(exc).removeprefix('env_kwargs')}") from None
         make_distribution(args.distribution, **overrides.get("env_kwargs", {}))  # fail early on a bad id
-        preset = importlib.import_module(config_cls.__module__).preset
-        cfg = preset(args.preset, args.distribution, **overrides)
+        cfg = preset(args.algorithm, args.preset, args.distribution, **overrides)
         check_device(cfg.device)
         run_dir = args.run_dir or Path("runs") / run_dir_name(
             args.algorithm, args.distribution, cfg.seed, datetime.now().strftime("%Y%m%d-%H%M%S")

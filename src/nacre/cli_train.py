@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import difflib
 import functools
-import importlib
 import inspect
 import io
 import json
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from nacre.algos.registry import config_class  # torch-free; also used by the CLI and its tests
+from nacre.algos.registry import config_class, preset, preset_names  # torch-free; also used by the CLI and its tests
 
 #: the config field that the DISTRIBUTION argument sets (no flag of its own)
 POSITIONAL_FIELDS = frozenset({"env"})
@@ -530,7 +529,7 @@ def print_help(command: TrainCommand, defaults: Any | None = None, config_cls: t
     import tyro
 
     values = _field_defaults(config_cls) if defaults is None else defaults.to_dict()
-    presets = getattr(importlib.import_module(config_cls.__module__), "PRESETS", None)
+    presets = preset_names(command.algorithm) if command.algorithm else None
     run_group = ("command", "how the run is started; not stored in its config", [
         ("preset", _help_only("{" + ",".join(presets) + "}" if presets else "NAME",
                               "the preset the settings start from", f"(default: {command.preset})")),
@@ -629,6 +628,7 @@ def show_help(command: TrainCommand) -> int:
         from nacre.training.loop import read_run_config
 
         algorithm, saved = read_run_config(command.resume)
+        command = dataclasses.replace(command, algorithm=algorithm)  # its presets listed
         return print_help(command, saved, type(saved), prog=f"nacre train --resume {command.resume}",
                           note=help_note(command, saved.label))  # fmt: skip
     if command.algorithm is None:
@@ -639,7 +639,7 @@ def show_help(command: TrainCommand) -> int:
         from nacre.envs.registry import make_distribution
 
         make_distribution(command.distribution)  # an unknown id is named as such
-        defaults = importlib.import_module(config_cls.__module__).preset(command.preset, command.distribution)
+        defaults = preset(command.algorithm, command.preset, command.distribution)
     prog = f"nacre train {command.algorithm} {command.distribution or 'DISTRIBUTION'}"
     return print_help(command, defaults, config_cls, prog=prog,
                       note=help_note(command, getattr(config_cls, "label", command.algorithm)))  # fmt: skip

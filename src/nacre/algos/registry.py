@@ -3,6 +3,8 @@ the list (``nacre train ALGO --help``, spec validation) imports neither the trai
 
 from __future__ import annotations
 
+from typing import Any
+
 #: algorithm name -> (config class, trainer class), imported on first use
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "pearl": ("nacre.algos.pearl.config:PearlConfig", "nacre.algos.pearl.trainer:PearlTrainer"),
@@ -45,3 +47,20 @@ def config_class(algorithm: str) -> type:
 def trainer_class(algorithm: str) -> type:
     """The trainer class registered for ``algorithm`` (imports torch)."""
     return _resolve(_entry(algorithm)[1])
+
+
+def _config_module(algorithm: str) -> Any:
+    import importlib
+
+    return importlib.import_module(config_class(algorithm).__module__)
+
+
+def preset_names(algorithm: str) -> tuple[str, ...]:
+    """The preset names ``algorithm`` offers (``paper``, ``fast``, ...), in its config module's order."""
+    return tuple(getattr(_config_module(algorithm), "PRESETS", ()))
+
+
+def preset(algorithm: str, name: str, env: str, **overrides: Any) -> Any:
+    """``algorithm``'s config for preset ``name`` on distribution ``env`` with ``overrides`` applied; the config
+    module's own ``preset`` raises its one-line ``ConfigError`` for an unknown name or field."""
+    return _config_module(algorithm).preset(name, env, **overrides)

@@ -116,9 +116,7 @@ def derive_command(meta: dict[str, Any]) -> str:
     The preset is the one of the run's algorithm whose config differs from the run's in the fewest fields; those
     fields become flags. Without any usable preset, the flags are the differences from the config defaults.
     """
-    import importlib
-
-    from nacre.algos.registry import ALGORITHMS, config_class
+    from nacre.algos.registry import ALGORITHMS, config_class, preset, preset_names
 
     algorithm = meta.get("algorithm", "pearl")
     cfg = dict(meta["config"])
@@ -127,11 +125,10 @@ def derive_command(meta: dict[str, Any]) -> str:
     if algorithm not in ALGORITHMS:
         return shlex.join([*words, "--seed", str(cfg.get("seed", 0))])
     config_cls = config_class(algorithm)
-    module = importlib.import_module(config_cls.__module__)
     candidates: list[tuple[int, int, str | None, dict[str, Any]]] = []
-    for order, name in enumerate(getattr(module, "PRESETS", ())):
+    for order, name in enumerate(preset_names(algorithm)):
         try:
-            base = module.preset(name, env).to_dict()
+            base = preset(algorithm, name, env).to_dict()
         except Exception:  # noqa: BLE001 - a preset that does not exist for this distribution
             continue
         diff = {k: v for k, v in cfg.items() if k not in ("env", "seed") and base.get(k, object()) != v}

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib
 import itertools
 import json
 import re
@@ -331,6 +330,7 @@ class _Resolver:
             raise ScaleError(f"{where}: {exc}") from None
 
     def config(self, algorithm: str, preset: str, dist: str, overrides: dict[str, Any], where: str) -> dict:
+        from nacre.algos.registry import preset as make_preset
         from nacre.config import ConfigError
 
         config_cls = self.config_class(algorithm)
@@ -340,9 +340,8 @@ class _Resolver:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ScaleError(f"{where}: {key!r} is not a {config_cls.label} config field{hint}")
-        preset_fn = importlib.import_module(config_cls.__module__).preset
         try:
-            cfg = preset_fn(preset, dist, **overrides)
+            cfg = make_preset(algorithm, preset, dist, **overrides)
         except (ConfigError, TypeError, ValueError) as exc:
             raise ScaleError(f"{where}: {str(exc).splitlines()[0]}") from None
         return cfg.to_dict()
