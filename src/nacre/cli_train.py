@@ -113,11 +113,11 @@ def _class_docs(klass: type) -> dict[str, FieldDoc]:
 
 
 def _split_heading(heading: str) -> tuple[str, str]:
-    """``"losses (REFERENCE 1.2)"`` -> ``("losses", "")``; ``"networks: plain MLPs ..."`` -> ``("networks",
-    "plain MLPs ...")``."""
+    """``"losses (the PEARL reference losses)"`` -> ``("losses", "the PEARL reference losses")``; ``"networks: plain
+    MLPs ..."`` -> ``("networks", "plain MLPs ...")``."""
     cut = min((i for i in (heading.find(":"), heading.find(" (")) if i > 0), default=len(heading))
     title = heading[:cut].strip() or "settings"
-    note = re.sub(r"\s*\(REFERENCE [\d.]+(, [\d.]+)*\)", "", heading[cut:]).strip(" :;,")
+    note = heading[cut:].strip(" :;,")
     if note.startswith("(") and note.endswith(")") and note.count("(") == 1:
         note = note[1:-1].strip()
     return title, _plain(note.strip(" :;,"))

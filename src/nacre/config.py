@@ -106,7 +106,7 @@ class OfflineRunConfig(ConfigBase):
     data_window: DataWindow = "all"
     #: size of the first / middle / last window of data_window
     window_transitions: int = 0
-    # meta-test (REFERENCE 2.2: 256 transitions of the test task, one adaptation step, one episode)
+    # meta-test (the MACAW reference settings: 256 transitions of the test task, one adaptation step, one episode)
     #: offline transitions of each test task the meta-test adapts on (k)
     eval_transitions: int = 256
     #: test-time adaptation steps of the evaluations during training (the log also has the un-adapted return)

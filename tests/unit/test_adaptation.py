@@ -1,4 +1,4 @@
-"""The shared meta-test protocol with the PEARL adapter (REFERENCE 1.4)."""
+"""The shared meta-test protocol with the PEARL adapter (the PEARL paper's meta-test protocol)."""
 
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""MACAW's fixed task sets and splits (nacre.envs.mujoco.macaw_tasks, REFERENCE 2.3)."""
+"""MACAW's fixed task sets and splits (nacre.envs.mujoco.macaw_tasks, the MACAW reference task sets)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def mass_center_xy(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
 
 
 def expected_reward(family: str, env, task, before: dict, action: np.ndarray) -> float:
-    """The reward of one step recomputed from the simulator state before/after (REFERENCE 1.6)."""
+    """The reward of one step recomputed from the simulator state before/after (the PEARL reference environments)."""
     data = env.unwrapped.data
     dt = env.unwrapped.model.opt.timestep * env.unwrapped.frame_skip
     qpos = data.qpos

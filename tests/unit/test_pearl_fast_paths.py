@@ -1,4 +1,4 @@
-"""PEARL's speed options change how a gradient step is computed, never its gradients (REFERENCE 1.2).
+"""PEARL's speed options change how a gradient step is computed, never its gradients (the PEARL reference losses).
 
 Every option, alone and combined, is compared with the plain step (every option off: the reference's
 computation) on identical weights, batches and noise: the gradient each optimiser applies, and every

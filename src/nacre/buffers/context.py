@@ -1,4 +1,4 @@
-"""The encoder's context layout, defined once: ``c = (s, a, r)`` or ``(s, a, r, s')`` (REFERENCE 1.1)."""
+"""The encoder's context layout, defined once: ``c = (s, a, r)`` or ``(s, a, r, s')`` (the PEARL paper's model)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Behaviour data for offline meta-RL: the lifetime replay data of SAC agents learning the tasks (REFERENCE 2.4).
+"""Behaviour data for offline meta-RL: the lifetime replay data of SAC agents learning the tasks (as in MACAW).
 
 Two behaviours:
 
@@ -105,7 +105,7 @@ class GenerateSettings:
         return out
 
 
-#: ``paper``: REFERENCE 2.4 (per-task SAC, ~1M transitions per task). ``fast`` (the default): the same per-task SAC
+#: ``paper``: MACAW's data (per-task SAC, ~1M transitions per task). ``fast`` (the default): the same per-task SAC
 #: lifetimes, 100,000 transitions per task at one gradient step per 4 env steps, sized for these 2-core CPUs
 #: (docs/datasets.md has the measured cost). ``multi-task``: one task-conditioned SAC for all tasks (much cheaper,
 #: but every task's data is shaped by the others, test tasks included). ``tiny``: seconds, for tests and smoke runs.

@@ -1,4 +1,4 @@
-"""2-D point-robot navigation (PEARL paper, REFERENCE 1.6).
+"""2-D point-robot navigation (PEARL paper, the PEARL reference environments).
 
 Dynamics: ``s' = s + clip(a, -0.1, 0.1)``; dense reward ``r = -||s' - goal||``; 20 steps.
 

@@ -1,4 +1,4 @@
-"""The online adaptation protocol shared by all methods (REFERENCE 1.4).
+"""The online adaptation protocol shared by all methods (the PEARL paper's meta-test protocol).
 
 An :class:`OnlineAdapter` starts each run from its prior belief, acts, and updates its belief after
 each trajectory; runs are independent and stepped side by side. :func:`adaptation_curves` runs it on

@@ -1,4 +1,4 @@
-"""The offline adaptation protocol shared by MACAW and its baselines (REFERENCE 2.2, 2.5).
+"""The offline adaptation protocol shared by MACAW and its baselines (the MACAW paper and its baselines).
 
 For every run and test task: draw ``k`` transitions of the task's *offline* data uniformly (``k`` is at most
 the size of the smallest task, whose rows are then all used), let the method adapt on them with ``n``

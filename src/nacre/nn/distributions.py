@@ -39,7 +39,7 @@ class Posterior(NamedTuple):
 
 
 def product_of_gaussians(mu: torch.Tensor, var: torch.Tensor) -> Posterior:
-    """Combine per-transition factors ``[T, N, L]`` into one Gaussian per task (REFERENCE 1.1).
+    """Combine per-transition factors ``[T, N, L]`` into one Gaussian per task (the PEARL paper's model).
 
     sigma^2 = 1 / sum_n 1/sigma_n^2;  mu = sigma^2 * sum_n mu_n / sigma_n^2.
     """

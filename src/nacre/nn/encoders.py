@@ -1,4 +1,4 @@
-"""Context encoders f_phi: context ``[T, N, C]`` -> belief q(z | c) (REFERENCE 1.1).
+"""Context encoders f_phi: context ``[T, N, C]`` -> belief q(z | c) (the PEARL paper's model).
 
 * :class:`TransitionEncoder` maps each transition to a Gaussian factor and multiplies the factors
   (permutation-invariant); with ``probabilistic=False`` it averages point estimates instead (the

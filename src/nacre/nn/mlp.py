@@ -1,7 +1,7 @@
 """Fully connected networks with the reference initialisation, seeded through an explicit generator.
 
 Hidden layers: weights U(+-1/sqrt(fan_in)), biases 0.1; output layer: weights and biases U(+-3e-3)
-(REFERENCE 1.2, "reference init").
+(the PEARL reference code, "reference init").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MACAW at meta-test time: the learned inner loop run on a test task's offline transitions (REFERENCE 2.2).
+"""MACAW at meta-test time: the learned inner loop run on a test task's offline transitions (MACAW reference).
 
 ``n`` test-time steps are ``n`` inner steps on the same ``k`` transitions with the learned per-tensor
 rates: ``n`` steps on V (MC regression), then ``n`` on the policy (AWR + lambda * advantage regression,

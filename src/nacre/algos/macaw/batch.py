@@ -10,7 +10,7 @@ trajectories. For a step ``i`` of a stored trajectory of length ``L`` (steps ``0
   nothing is bootstrapped. A time limit (``truncated``) or a trajectory cut by the dataset is bootstrapped.
 
 The bootstrapped target is then ``mc_return + gamma^k V(last state) (1 - last_terminated)``
-(REFERENCE 2.2 "value target"; the reference omits the ``(1 - last_terminated)`` factor and bootstraps
+(the MACAW reference code's "value target"; the reference omits the ``(1 - last_terminated)`` factor and bootstraps
 through falls).
 """
 

@@ -1,6 +1,6 @@
 """MACAW configuration: one frozen, validated dataclass and its presets.
 
-Defaults are the reference settings (REFERENCE 2.2); ``tiny`` is for smoke tests.
+Defaults are the MACAW reference settings; ``tiny`` is for smoke tests.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ __all__ = ["ConfigError", "MacawConfig", "PRESETS", "preset"]
 
 @dataclass(frozen=True)
 class MacawConfig(OfflineRunConfig):
-    """Every setting of a MACAW run: the algorithm (REFERENCE 2.2) plus the shared offline-run fields."""
+    """Every setting of a MACAW run: the algorithm (the MACAW reference settings) plus the shared offline-run fields."""
 
     label: ClassVar[str] = "MACAW"
     run_only_fields: ClassVar[frozenset[str]] = OfflineRunConfig.run_only_fields | {"test_time_guard"}
     type_aliases: ClassVar[dict[str, type]] = {"AdvantageReturns": str, "InnerRoute": str, "DataWindow": str}
 
-    # networks (REFERENCE 2.2)
+    # networks (the MACAW reference settings)
     #: width of the policy's hidden layers
     policy_hidden_size: int = 100
     #: hidden layers of the policy
@@ -134,7 +134,7 @@ _PAPER: dict[str, Any] = dict(buffer_skip=7, inner_buffer_skip=7)
 
 
 def preset(name: str, env: str | None = None, **overrides: Any) -> MacawConfig:
-    """``paper`` (REFERENCE 2.2: 1000 x 1000 outer steps), ``fast`` (the same networks and losses, 50 x 500
+    """``paper`` (the MACAW reference: 1000 x 1000 outer steps), ``fast`` (the same networks and losses, 50 x 500
     outer steps, a CPU budget) or ``tiny`` (smoke tests). ``paper`` also keeps every 7th row of each task's data
     as the reference's buffers do (``buffer_skip`` / ``inner_buffer_skip``)."""
     if name == "paper":

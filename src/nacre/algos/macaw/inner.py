@@ -1,6 +1,6 @@
 """MACAW's inner loop (MAML adaptation per task) and outer losses, as functions of explicit parameters.
 
-Inner loop for each task (MACAW Algorithm 1 lines 7-13, REFERENCE 2.1), with ``k = cfg.inner_steps``
+Inner loop for each task (MACAW Algorithm 1 lines 7-13, the MACAW paper's algorithm), with ``k = cfg.inner_steps``
 steps, step ``j`` on the ``j``-th contiguous chunk of the task's inner batch (as the reference does):
 
 1. ``k`` SGD steps on V:  phi <- phi - alpha_phi * grad L_V  (MC regression);

@@ -1,6 +1,6 @@
 """The MACAW learner: meta-parameters, Adam optimisers and the target value net; ``update`` is one outer step.
 
-Outer step (MACAW Algorithm 1, REFERENCE 2.1-2.2) on ``T`` tasks with batches D_tr (inner) and D_ts (outer):
+Outer step (MACAW Algorithm 1, reference settings) on ``T`` tasks with batches D_tr (inner) and D_ts (outer):
 
 1. adapt V then the policy on each task's D_tr (:func:`nacre.algos.macaw.inner.adapt`);
 2. L_V^outer = mean_tasks mean_rows (V'(s) - R_boot)^2 on D_ts, R_boot = MC + gamma^k Vtarget(last) (1 - term);

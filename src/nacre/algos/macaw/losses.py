@@ -1,4 +1,4 @@
-"""MACAW's losses as pure functions (MACAW paper section 5, REFERENCE 2.1).
+"""MACAW's losses as pure functions (MACAW paper section 5, the MACAW paper's algorithm).
 
 Shapes: ``[..., B]`` with ``B`` the batch rows of one task (usually ``[T, B]``). Every loss averages over the
 last (row) axis only and returns one value per task (``[...]``) so that one backward pass of the sum over
@@ -45,7 +45,7 @@ def standardise(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 def awr_weights(advantages: torch.Tensor, temperature: float, max_weight: float) -> torch.Tensor:
     """w = exp(min(A_std / T, log max_weight)), detached; A_std = per-task standardised advantages.
 
-    Clamped above only (REFERENCE 2.2): a huge advantage gets exactly ``max_weight``, a very negative one ~0.
+    Clamped above only (MACAW reference): a huge advantage gets exactly ``max_weight``, a very negative one ~0.
     """
     scaled = standardise(advantages.detach()) / temperature
     return torch.exp(scaled.clamp(max=math.log(max_weight)))

@@ -3,7 +3,7 @@
 Two levels of parameters:
 
 * **meta-parameters** (``dict[str, Tensor]``, what Adam updates): for a weight-transform layer (MACAW
-  section 5.3, REFERENCE 2.2) a latent ``z`` (``D``), a generating map ``M`` (``[P, D]``) and its offset
+  section 5.3) a latent ``z`` (``D``), a generating map ``M`` (``[P, D]``) and its offset
   ``c`` (``[P]``); for a plain layer a weight ``[in, out]`` and a bias ``[out]``;
 * **effective weights** (``dict[layer, Tensor]``): each layer's weight and bias flattened into one vector
   ``theta`` of size ``P = in * out + out`` (``theta = M z + c`` for a weight-transform layer), either shared
@@ -11,7 +11,7 @@ Two levels of parameters:
 
 The policy is ``obs -> [hidden] * n (ReLU) -> tanh -> mean``, with a fixed action std; its advantage head
 reads ``[last hidden layer (after its ReLU), raw action] -> 32 (ReLU) -> 1``. The reference applies a ReLU
-to the concatenation, i.e. also to the raw action (REFERENCE 2.2 defects); here the action enters unchanged.
+to the concatenation, i.e. also to the raw action (a MACAW reference defect); here the action enters unchanged.
 
 Initialisation (drawn only from the given generator): plain layers use ``torch.nn.Linear``'s law
 ``U(+-1/sqrt(in))`` for weight and bias. Weight-transform layers use the reference laws for the latent

@@ -1,4 +1,4 @@
-"""A MACAW run: offline data, one outer step's batches, the meta-test adapter (REFERENCE 2.2).
+"""A MACAW run: offline data, one outer step's batches, the meta-test adapter (the MACAW reference settings).
 
 Meta-training never steps an environment. Each outer step draws ``tasks_per_step`` train tasks; per task,
 D_tr is a contiguous slice of ``inner_batch_size`` rows of its offline data (as the reference) and D_ts

@@ -1,5 +1,5 @@
 """MAESN (Gupta et al. 2018): meta-learned latent exploration spaces; a policy on [obs, z] whose per-task latent
-Gaussians are adapted by a learned policy-gradient step (REFERENCE 5.5)."""
+Gaussians are adapted by a learned policy-gradient step (docs/baselines.md, 5.5)."""
 
 from typing import TYPE_CHECKING
 

@@ -1,4 +1,4 @@
-"""MAESN's meta-test (REFERENCE 5.5): the latent of every held-out task starts at the prior ``N(0, I)``; each
+"""MAESN's meta-test (docs/baselines.md, 5.5): the latent of every held-out task starts at the prior ``N(0, I)``; each
 adaptation step samples ``K`` rollouts (one ``z`` per rollout from the current latent Gaussian) and takes a
 vanilla policy-gradient step on the latent's mean and log-std only, with the meta-learned step sizes halved at
 every step (``alpha / 2^n`` at step ``n``). The policy weights never change. With ``sparse`` the advantages and the

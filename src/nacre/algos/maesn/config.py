@@ -1,4 +1,4 @@
-"""MAESN configuration (Gupta et al. 2018, from its authors' code, REFERENCE 5.5): the shared on-policy fields
+"""MAESN configuration (Gupta et al. 2018, from its authors' code, docs/baselines.md, 5.5): the shared on-policy fields
 (sampling, returns, the per-task linear baseline) plus the latent space, the learnable inner step sizes and the
 outer TRPO step. Presets: :func:`preset`.
 
@@ -21,18 +21,18 @@ __all__ = ["ConfigError", "MaesnConfig", "PRESETS", "preset"]
 
 @dataclass(frozen=True)
 class MaesnConfig(OnPolicyConfig):
-    """Every setting of a MAESN run. Defaults are the reference's (REFERENCE 5.5)."""
+    """Every setting of a MAESN run. Defaults are the reference's (docs/baselines.md, 5.5)."""
 
     label: ClassVar[str] = "MAESN"
 
-    # policy and latent space (REFERENCE 5.5)
+    # policy and latent space (docs/baselines.md, 5.5)
     #: units per ReLU hidden layer of the policy on [obs, z]
     hidden_size: int = 100
     #: dimension of the latent z (one Gaussian per training task, z drawn once per episode)
     latent_dim: int = 2
     #: weight w of mean_i KL(N(mu_i, sigma_i) || N(0, I)) subtracted from the outer objective (0.1 or 0.5)
     prior_kl_weight: float = 0.1
-    # sampling (REFERENCE 5.5: 20 tasks x 20 trajectories, 500 iterations)
+    # sampling (docs/baselines.md, 5.5: 20 tasks x 20 trajectories, 500 iterations)
     #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 20
     #: rollouts per task and adaptation step, each with its own z (all of a task's rollouts run at once)
@@ -41,7 +41,7 @@ class MaesnConfig(OnPolicyConfig):
     inner_lr: float = 0.5
     #: meta-training iterations (each: sample, adapt the latents, sample, one TRPO step)
     num_iterations: int = 500
-    # outer step: TRPO (REFERENCE 5.5)
+    # outer step: TRPO (docs/baselines.md, 5.5)
     #: trust region: mean over tasks of the post-update KL (actions, plus the adapted latent Gaussians)
     max_kl: float = 0.01
     #: conjugate-gradient iterations of the search direction
@@ -68,7 +68,7 @@ class MaesnConfig(OnPolicyConfig):
             raise ConfigError(f"backtrack_ratio must be in (0, 1), got {self.backtrack_ratio}")
 
 
-#: MAESN's own settings per preset (REFERENCE 5.5)
+#: MAESN's own settings per preset (docs/baselines.md, 5.5)
 _METHOD: dict[str, dict[str, Any]] = {
     "paper": dict(hidden_size=100, hidden_layers=2, inner_lr=0.5, meta_batch=20, rollouts_per_task=20,
                   num_iterations=500, envs_per_task=0, inner_steps=1, eval_steps=1),
@@ -79,6 +79,6 @@ _METHOD: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> MaesnConfig:
-    """``paper`` (REFERENCE 5.5: 20 tasks x 20 rollouts, 500 iterations), ``fast`` (20 x 10, 100 iterations) or
+    """``paper`` (docs/baselines.md, 5.5: 20 tasks x 20 rollouts, 500 iterations), ``fast`` (20 x 10, 100 iterations) or
     ``tiny`` (seconds, smoke tests), for any registered task distribution."""
     return onpolicy_preset(MaesnConfig, "maesn", name, env, overrides, _METHOD)

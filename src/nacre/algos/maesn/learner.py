@@ -1,4 +1,4 @@
-"""MAESN's update (REFERENCE 5.5), as pure functions of the parameters plus a learner that owns them.
+"""MAESN's update (docs/baselines.md, 5.5), as pure functions of the parameters plus a learner that owns them.
 
 The stochastic policy of task ``i`` is the pair: ``z ~ N(mu_i, sigma_i)`` once per episode, then
 ``a_t ~ pi_theta(. | s_t, z)``.

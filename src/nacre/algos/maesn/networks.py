@@ -1,6 +1,6 @@
 """MAESN's networks: a Gaussian policy MLP on ``[obs, z]`` and the meta-learned latent space.
 
-Policy (REFERENCE 5.5): ReLU hidden layers (100, 100), a linear mean head, a learned state-independent log-std
+Policy (docs/baselines.md, 5.5): ReLU hidden layers (100, 100), a linear mean head, a learned state-independent log-std
 (initial std 1), as a plain parameter dict (the layout of :mod:`nacre.algos.onpolicy.policies`, Xavier-uniform
 weights and zero biases drawn from the run's generator) evaluated by :func:`policy_forward`.
 

@@ -1,4 +1,4 @@
-"""MAML-TRPO (Finn, Abbeel, Levine 2017), as the ProMP authors ran it for PEARL's comparison (REFERENCE 5.3)."""
+"""MAML-TRPO (Finn et al. 2017), as the ProMP authors ran it for PEARL's comparison (docs/baselines.md, 5.3)."""
 
 from typing import TYPE_CHECKING
 

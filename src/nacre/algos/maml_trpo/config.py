@@ -1,4 +1,4 @@
-"""MAML-TRPO configuration (Finn et al. 2017, as the ProMP authors ran it for PEARL's comparison, REFERENCE
+"""MAML-TRPO configuration (Finn et al. 2017, as the ProMP authors ran it for PEARL's comparison, docs/baselines.md
 5.1 and 5.3): the shared on-policy fields plus the outer TRPO step. Presets: :func:`preset`."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ __all__ = ["ConfigError", "MamlTrpoConfig", "PRESETS", "preset"]
 
 @dataclass(frozen=True)
 class MamlTrpoConfig(OnPolicyConfig):
-    """Every setting of a MAML-TRPO run. Defaults are the reference's (REFERENCE 5.1, 5.3)."""
+    """Every setting of a MAML-TRPO run. Defaults are the reference's (docs/baselines.md, 5.1, 5.3)."""
 
     label: ClassVar[str] = "MAML-TRPO"
 
-    # outer step: TRPO through the inner step (second order), REFERENCE 5.3
+    # outer step: TRPO through the inner step (second order), docs/baselines.md, 5.3
     #: trust region: mean over tasks of KL(adapted sampling policy || adapted policy) on post-update data
     max_kl: float = 0.01
     #: conjugate-gradient iterations of the search direction (stops early below a residual of 1e-10)
@@ -42,6 +42,6 @@ class MamlTrpoConfig(OnPolicyConfig):
 
 
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> MamlTrpoConfig:
-    """``paper`` (the reference's settings, REFERENCE 5.1/5.3), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
+    """``paper`` (the reference's settings, docs/baselines.md, 5.1/5.3), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
     100 iterations) or ``tiny`` (seconds, smoke tests), for any registered task distribution."""
     return onpolicy_preset(MamlTrpoConfig, "maml-trpo", name, env, overrides)

@@ -1,4 +1,4 @@
-"""MAML-TRPO's update (REFERENCE 5.3): the outer TRPO step through the vanilla-policy-gradient inner step.
+"""MAML-TRPO's update (docs/baselines.md, 5.3): the outer TRPO step through the vanilla-policy-gradient inner step.
 
 Meta-objective ``L(theta) = mean_i mean_t [ pi_i'(a|s) / pi_old,i'(a|s) A ]`` on each task's post-update data,
 where ``theta_i' = theta + alpha grad_theta mean_t [ log pi_theta(a|s) A ]`` on its pre-update data (every inner

@@ -1,4 +1,4 @@
-"""Multi-task training + fine-tuning (MT+FT), the offline baseline of the MACAW paper (REFERENCE 2.5)."""
+"""Multi-task training + fine-tuning (MT+FT), the offline baseline of the MACAW paper."""
 
 from typing import TYPE_CHECKING
 

@@ -1,4 +1,4 @@
-"""MT + fine-tune at meta-test time (REFERENCE 2.5): the task id input is zeroed and ``n`` Adam steps
+"""MT + fine-tune at meta-test time (the MACAW paper's baselines): the task id input is zeroed and ``n`` Adam steps
 (policy lr 1e-3, value lr 1e-4) of the training losses run on the test task's ``k`` offline transitions.
 
 Each task is tuned on its own copy of the trained networks (with fresh optimisers), so the trained weights never

@@ -1,9 +1,9 @@
-"""MT + fine-tune configuration (MACAW paper baseline, REFERENCE 2.5): one frozen, validated dataclass and presets.
+"""MT + fine-tune configuration (a baseline of the MACAW paper): one frozen, validated dataclass and presets.
 
 Run, data and meta-test fields have MacawConfig's names and meanings, so both methods run on the same data with
-the same evaluator. The fine-tuning settings are the paper's (REFERENCE 2.5): 20 Adam steps (``eval_steps``),
+the same evaluator. The fine-tuning settings are the MACAW paper's: 20 Adam steps (``eval_steps``),
 policy lr 1e-3, value lr 1e-4. The training learning rates are not given for this baseline; they default to
-MACAW's outer-loop rates (REFERENCE 2.2).
+MACAW's outer-loop rates (the MACAW reference settings).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class MtftConfig(OfflineRunConfig):
 
     label: ClassVar[str] = "MT+FT"
 
-    # networks: plain MLPs on [obs, one-hot train-task id] (REFERENCE 2.2 sizes, no weight transform)
+    # networks: plain MLPs on [obs, one-hot train-task id] (the MACAW reference sizes, no weight transform)
     #: width of the policy's hidden layers
     policy_hidden_size: int = 100
     #: hidden layers of the policy
@@ -52,7 +52,7 @@ class MtftConfig(OfflineRunConfig):
     tasks_per_step: int = 5
     #: rows per task and step, drawn uniformly from that task's data
     batch_size: int = 256
-    # test-time fine-tuning (REFERENCE 2.5): ``n`` Adam steps on the k test transitions, the task id zeroed
+    # test-time fine-tuning (MACAW paper): ``n`` Adam steps on the k test transitions, the task id zeroed
     #: Adam learning rate of the policy's test-time fine-tuning steps
     finetune_policy_lr: float = 1e-3
     #: Adam learning rate of the value network's test-time fine-tuning steps

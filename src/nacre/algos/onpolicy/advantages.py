@@ -1,4 +1,4 @@
-"""Returns, GAE and the linear feature baseline (REFERENCE 5.1), as pure numpy functions.
+"""Returns, GAE and the linear feature baseline (docs/baselines.md, 5.1), as pure numpy functions.
 
 Arrays are ``[..., H]`` over the steps of one rollout (leading dimensions: tasks, rollouts) with a ``mask`` that is
 1 on the steps that happened; values after a rollout's last step are ignored and come out as zeros. The value

@@ -2,12 +2,12 @@
 every on-policy method's; :class:`OnPolicyConfig`, the gradient-based ones': MAML-TRPO, ProMP, MAESN).
 
 Defaults and ``paper`` presets follow the ProMP authors' run scripts, with which PEARL's authors ran these
-baselines (REFERENCE 5.1): 40 tasks x 20 rollouts per iteration, discount 0.99, GAE lambda 1, per-task
+baselines (docs/baselines.md, 5.1): 40 tasks x 20 rollouts per iteration, discount 0.99, GAE lambda 1, per-task
 normalised advantages, a (64, 64) tanh Gaussian policy with learned state-independent log-std (init 1, floor
 1e-6), actions in [-10, 10] rescaled to the bounds, inner lr 0.1 (0.05 for the rand-params families), one inner
 step (two on ant-goal), 1001 iterations. The horizon is the distribution's ``episode_length`` (200 on MuJoCo: the
 PEARL horizon, so the env-step axis matches PEARL's; ProMP's own cheetah sweep used 100). Train and test tasks are
-the PEARL reference's splits of each family (REFERENCE 1.5) rather than fresh tasks every iteration.
+the PEARL reference's splits of each family (the PEARL reference configs) rather than fresh tasks every iteration.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class OnPolicyRunConfig(ConfigBase):
     #: families with a sparse reward: the inner steps (meta-training and meta-test) see the sparse reward, the
     #: outer objective the dense one, and test returns are sparse
     sparse_rewards: bool = False
-    # policy (REFERENCE 5.1)
+    # policy (docs/baselines.md, 5.1)
     #: units per tanh hidden layer of the Gaussian policy (128 on humanoid-dir)
     hidden_size: int = 64
     #: initial standard deviation of the state-independent, learned action noise
@@ -68,7 +68,7 @@ class OnPolicyRunConfig(ConfigBase):
     meta_batch: int = 40
     #: steps per rollout; 0 = the distribution's episode_length
     horizon: int = 0
-    # returns and advantages (REFERENCE 5.1)
+    # returns and advantages (docs/baselines.md, 5.1)
     #: discount of the returns and of GAE
     discount: float = 0.99
     #: GAE lambda (1: discounted return minus the linear baseline)
@@ -144,7 +144,7 @@ class OnPolicyConfig(OnPolicyRunConfig):
         *OnPolicyRunConfig.non_negative_fields, "envs_per_task", "eval_steps",
     )  # fmt: skip
 
-    # policy (REFERENCE 5.1)
+    # policy (docs/baselines.md, 5.1)
     #: tanh hidden layers (the mean head after them is linear)
     hidden_layers: int = 2
     # sampling
@@ -153,7 +153,7 @@ class OnPolicyConfig(OnPolicyRunConfig):
     #: environments per task slot (the rollouts of a task run in waves of this many); 0 = rollouts_per_task.
     #: Changes the random stream, not the method
     envs_per_task: int = 0
-    # inner loop (REFERENCE 5.1): gradient ascent on all policy parameters, log-std included
+    # inner loop (docs/baselines.md, 5.1): gradient ascent on all policy parameters, log-std included
     #: inner-step size, fixed (0.05 on the rand-params families)
     inner_lr: float = 0.1
     #: inner steps per task in meta-training (2 on ant-goal), each on freshly sampled rollouts
@@ -171,7 +171,7 @@ class OnPolicyConfig(OnPolicyRunConfig):
 
     @classmethod
     def preset_values(cls, name: str, fam: str) -> dict[str, Any]:
-        """The policy size, inner loop and rollout counts of preset ``name`` on family ``fam`` (REFERENCE 5.1)."""
+        """The policy size, inner loop and rollout counts of preset ``name`` on ``fam`` (docs/baselines.md, 5.1)."""
         base = _base_family(fam)
         values: dict[str, Any] = {}
         if name in ("paper", "fast"):
@@ -190,7 +190,7 @@ class OnPolicyConfig(OnPolicyRunConfig):
 
 # ---------------------------------------------------------------- presets
 
-#: PEARL's train / test task counts per family (REFERENCE 1.5), so both methods meta-train on the same tasks
+#: PEARL's train / test task counts per family (PEARL reference configs), so both methods meta-train on the same tasks
 _SPLITS: dict[str, tuple[int, int]] = {
     "point-robot": (80, 20), "sparse-point-robot": (80, 20), "cheetah-vel": (100, 30), "cheetah-dir": (2, 2),
     "ant-dir": (2, 2), "ant-dir-random": (2, 2), "ant-goal": (150, 30), "humanoid-dir": (100, 30),

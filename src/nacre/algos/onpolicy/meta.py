@@ -59,14 +59,14 @@ def make_batch(rollouts: Rollouts, rewards: np.ndarray, sampling_params: Params,
 
 
 def vpg_objective(params: Params, batch: OnPolicyBatch, min_std: float = 1e-6) -> torch.Tensor:
-    """MAML's inner objective: ``mean_t log pi(a|s) A`` per task (REFERENCE 5.3)."""
+    """MAML's inner objective: ``mean_t log pi(a|s) A`` per task (docs/baselines.md, 5.3)."""
     mean, log_std = forward(params, batch.obs, min_std)
     return task_mean(log_prob(mean, log_std, batch.actions) * batch.advantages, batch.mask)
 
 
 def lvc_objective(params: Params, batch: OnPolicyBatch, min_std: float = 1e-6) -> torch.Tensor:
     """ProMP's low-variance curvature objective: ``mean_t pi(a|s) / stopgrad(pi_old(a|s)) A`` per task, with
-    ``pi_old`` the policy that sampled the batch (REFERENCE 5.2). Its gradient at ``pi = pi_old`` is the vanilla
+    ``pi_old`` the policy that sampled the batch (docs/baselines.md 5.2). Its gradient at ``pi = pi_old`` is the vanilla
     policy gradient."""
     mean, log_std = forward(params, batch.obs, min_std)
     ratio = torch.exp(log_prob(mean, log_std, batch.actions) - batch.old_log_prob)

@@ -13,7 +13,7 @@ parameters expanded to ``[M, ...]`` (:func:`expand_params`): the gradient with r
 each task's own gradient in its slice, and with ``create_graph=True`` the adapted parameters stay differentiable
 functions of the shared ones.
 
-Settings (REFERENCE 5.1): hidden layers with tanh, a linear mean, Xavier-uniform weights, zero biases, a learned
+Settings (docs/baselines.md 5.1): tanh hidden layers, a linear mean, Xavier-uniform weights, zero biases, a learned
 log-std initialised at log(1.0) and floored at log(1e-6). Actions are unbounded Gaussian samples; the sampler maps
 them to the environment's bounds (:func:`nacre.algos.onpolicy.sampler.env_action`).
 """

@@ -8,7 +8,7 @@ observations ``[M, w, O]`` of all its environments (finished ones included, thei
 the Gaussian noise of all of them from the given ``numpy`` generator, which also seeds every reset: the result is
 a function of the generator's state, the policy and the tasks.
 
-Actions follow the ProMP convention (REFERENCE 5.1): the policy's Gaussian sample ``a`` is stored as drawn (it is
+Actions follow ProMP's convention (docs/baselines.md 5.1): the policy's Gaussian sample ``a`` is stored as drawn (it is
 what the log-likelihoods use) and the environment receives ``low + (a / scale + 1) (high - low) / 2`` clipped to
 ``[low, high]`` (``scale`` 10: the policy's ``[-10, 10]`` covers the bounds).
 

@@ -2,7 +2,7 @@
 and update, and the meta-test): tasks, environment pools, seeding, the iteration's bookkeeping, the meta-test,
 checkpointed state.
 
-One iteration (REFERENCE 5.1): draw ``meta_batch`` train tasks; sample ``rollouts_per_task`` rollouts of each with
+One iteration (docs/baselines.md 5.1): ``meta_batch`` train tasks; sample ``rollouts_per_task`` rollouts of each with
 the meta-policy; for each inner step, adapt per task on the latest rollouts and sample again with the adapted
 policies; then the learner takes its outer step on (pre-update batches, post-update batch). The environments live
 in one :class:`EnvPool` built at the first iteration and given the new tasks in place afterwards.

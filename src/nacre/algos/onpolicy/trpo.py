@@ -1,6 +1,6 @@
 """Trust-region pieces as functions: conjugate gradient, KL Hessian-vector products, the TRPO step.
 
-``trpo_step`` maximises a surrogate ``L(theta)`` subject to ``KL(theta) <= max_kl`` (REFERENCE 5.3): the search
+``trpo_step`` maximises a surrogate ``L(theta)`` subject to ``KL(theta) <= max_kl`` (docs/baselines.md, 5.3): the search
 direction ``x`` solves ``H x = g`` by conjugate gradient (``g`` the surrogate's gradient, ``H`` the Hessian of the
 KL, by double backward), the full step is ``sqrt(2 max_kl / (x^T H x + 1e-8)) x``, and a backtracking line search
 (ratio 0.8, at most 15 tries) takes the first step whose KL is within ``max_kl`` and whose surrogate improves;

@@ -1,4 +1,4 @@
-"""PEARL at meta-test time: posterior sampling over online context (REFERENCE 1.4)."""
+"""PEARL at meta-test time: posterior sampling over online context (the PEARL paper's meta-test protocol)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PEARL's data-collection schedule (REFERENCE 1.3), with the tasks of a phase stepped together.
+"""PEARL's data-collection schedule (the PEARL reference's data collection), with the tasks of a phase stepped together.
 
 Every task keeps its own belief and its own episode sequence exactly as in the reference; the tasks
 of one phase simply run their k-th episodes side by side (one batched policy call per step, one

@@ -1,7 +1,7 @@
 """PEARL configuration: one frozen, validated dataclass, and presets per task distribution.
 
-The ``paper`` presets copy the reference configs (REFERENCE 1.5) and, for Meta-World, the Meta-World paper's
-PEARL settings (REFERENCE 4, docs/metaworld.md). ``fast`` presets are tuned for 2-core CPUs; ``tiny`` presets
+The ``paper`` presets copy the PEARL reference configs and, for Meta-World, the Meta-World paper's
+PEARL settings (its appendix D.9, docs/metaworld.md). ``fast`` presets are tuned for 2-core CPUs; ``tiny`` presets
 exist for smoke tests. Any other task distribution (a plug-in) gets every preset derived from its
 ``episode_length``, ``default_task_counts`` and ``has_sparse_reward``, then its ``preset_overrides("pearl", name)``
 (docs/environments.md).
@@ -63,7 +63,7 @@ class PearlConfig(ConfigBase):
     #: first-layer bounds 1/sqrt(300) = 0.0577 for Q, 1/sqrt(200) = 0.0707 for the encoder, and policy mean and
     #: log-std heads U(+-1e-3)); off: the usual fan-in 1/sqrt(inputs) and heads U(+-3e-3). ``paper`` turns it on
     reference_init: bool = False
-    # losses (REFERENCE 1.2)
+    # losses (the PEARL reference losses)
     #: factor on the reward in the Q target (SAC's inverse temperature)
     reward_scale: float = 5.0
     #: weight of the KL(q(z | c) || N(0, I)) term in the encoder's loss
@@ -95,7 +95,7 @@ class PearlConfig(ConfigBase):
     #: presets use "auto" (the A/B learning check in BENCHMARKS.md found bf16 inside seed noise); the
     #: dataclass default and ``tiny`` stay "fp32". ``--precision fp32`` turns bf16 off.
     precision: Precision = "fp32"
-    # speed options of the gradient step: each leaves the gradients exactly those of REFERENCE 1.2
+    # speed options of the gradient step: each leaves the gradients exactly those of the PEARL reference losses
     # (tests/unit/test_pearl_fast_paths.py); turning all off gives the reference's computation
     #: twin Q: "split" runs one matmul per critic (fastest on CPU), "batched" one batched matmul for both
     q_ensemble: QEnsemble = "split"
@@ -122,7 +122,7 @@ class PearlConfig(ConfigBase):
     #: which it reports worse. Only training changes: collection infers its posterior from the encoder buffer and
     #: the meta-test from the online context either way. Offline PEARL has one buffer, so both are the same
     context_source: ContextSource = "recent"
-    # data collection (REFERENCE 1.3)
+    # data collection (the PEARL reference's data collection)
     #: training iterations (each: data collection, then num_train_steps_per_itr gradient steps)
     num_iterations: int = 500
     #: env steps per train task with z from the prior before the first iteration (into both buffers)
@@ -139,7 +139,7 @@ class PearlConfig(ConfigBase):
     num_train_steps_per_itr: int = 2000
     #: rows per task of the RL and encoder buffers (they grow up to it, then act as rings)
     replay_buffer_size: int = 1_000_000
-    # meta-test (REFERENCE 1.4)
+    # meta-test (the PEARL paper's meta-test protocol)
     #: meta-test exploration trajectories; the return of the next one is reported (returns/test)
     num_exp_traj_eval: int = 2
     #: trajectories per meta-test run (the length of the adaptation curve)
@@ -148,7 +148,7 @@ class PearlConfig(ConfigBase):
     num_evals: int = 1
     #: evaluate on the test tasks every N iterations (and after the last)
     eval_every: int = 1
-    #: offline PEARL only: context transitions drawn from each test task's offline data (REFERENCE 2.5)
+    #: offline PEARL only: context transitions drawn from each test task's offline data (the MACAW paper's baselines)
     eval_transitions: int = 256
     # run
     #: root seed of the run: task split, collection, networks, batches
@@ -228,7 +228,7 @@ _PAPER_COMMON: dict[str, Any] = dict(
     batch_size=256, num_iterations=500, discount=0.99, num_evals=1,
 )  # fmt: skip
 
-# REFERENCE 1.5, column by column.
+# the PEARL reference configs, column by column.
 _PAPER: dict[str, dict[str, Any]] = {
     "point-robot": dict(
         n_train_tasks=80, n_test_tasks=20, meta_batch=16, num_initial_steps=200, num_tasks_sample=5,
@@ -285,7 +285,7 @@ _PAPER: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 _PAPER["ant-dir-random"] = dict(_PAPER["ant-dir"])
 
-# Meta-World (REFERENCE 4, the Meta-World paper's appendix D.9; docs/metaworld.md says why each value). Shared:
+# Meta-World (the Meta-World paper's appendix D.9; docs/metaworld.md says why each value). Shared:
 # latent 7, IB on, no next obs in context, 300x3 networks, all lrs 3e-4, tau 5e-3, policy regs 1e-3, discount 0.99,
 # 500-step episodes, 2,500 prior / posterior / extra-posterior steps per sampled task, embedding batch 250, 5 runs
 # per test task. The appendix's printed reward scale (10,000), KL weight and gradient steps per epoch are not

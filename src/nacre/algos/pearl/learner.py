@@ -1,6 +1,6 @@
 """The PEARL learner: networks, optimisers and the target V; ``update`` is one gradient step.
 
-Gradient routing (REFERENCE 1.2): the encoder is trained only by the Q losses and the KL term; V,
+Gradient routing (the PEARL reference losses): the encoder is trained only by the Q losses and the KL term; V,
 the policy and the target V see ``z.detach()``; the policy loss moves only the policy (by default the Q
 ensemble is evaluated with detached weights, so no discarded Q gradients are computed).
 

@@ -1,4 +1,4 @@
-"""PEARL's losses as pure functions of (networks, tensors) -> (loss, metrics) (REFERENCE 1.2).
+"""PEARL's losses as pure functions of (networks, tensors) -> (loss, metrics) (the PEARL reference losses).
 
 Shapes: ``TB`` = tasks x batch rows flattened; ``z`` is already repeated over the batch rows.
 """

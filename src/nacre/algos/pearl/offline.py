@@ -1,8 +1,8 @@
-"""Offline PEARL, the MACAW paper's baseline (REFERENCE 2.5): PEARL trained from fixed per-task datasets.
+"""Offline PEARL, a baseline of the MACAW paper: PEARL trained from fixed per-task datasets.
 
 Meta-training never steps an environment: each train task's buffer holds its whole offline dataset, and
 the encoder's context and the RL batch are both drawn from it (there is no "recent data" to prefer
-offline). The losses, gradient routing and optimisers are PEARL's (REFERENCE 1.2). At meta-test the
+offline). The losses, gradient routing and optimisers are PEARL's (the PEARL reference losses). At meta-test the
 context is ``eval_transitions`` transitions of the test task's offline data (256 in the paper); the
 agent acts deterministically with z drawn from q(z | context). PEARL takes no test-time gradient steps,
 so every column of the shared offline evaluator (:mod:`nacre.evaluation.offline_adaptation`) is the

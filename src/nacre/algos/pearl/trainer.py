@@ -107,7 +107,7 @@ class PearlTrainer:
 
     # ------------------------------------------------------------------ one iteration
     def train_iteration(self, progress: Progress | None = None) -> dict[str, float]:
-        """Collect data (REFERENCE 1.3), take ``num_train_steps_per_itr`` gradient steps, return metrics."""
+        """Collect data (as the PEARL reference), take ``num_train_steps_per_itr`` gradient steps, return metrics."""
         cfg, seeds = self.cfg, self.seeds
         start = time.perf_counter()
         collected = self._collect()
@@ -157,7 +157,7 @@ class PearlTrainer:
         return self.rl_buffer if self.cfg.context_source == "replay" else self.enc_buffer
 
     def _collect(self) -> dict[str, list[Trajectory]]:
-        """This iteration's data collection by phase (REFERENCE 1.3), already added to the buffers."""
+        """This iteration's data collection by phase (as the PEARL reference), already added to the buffers."""
         cfg, seeds = self.cfg, self.seeds
         collected: dict[str, list[Trajectory]] = {"initial": [], "prior": [], "posterior": [], "extra": []}
         if self.iteration == 0:
@@ -172,7 +172,7 @@ class PearlTrainer:
         self, tasks: str = "test", num_runs: int | None = None, num_trajectories: int | None = None,
         rng: np.random.Generator | None = None, progress: Progress | None = None,
     ) -> AdaptationResult:  # fmt: skip
-        """Adaptation curves on the ``test`` (or ``train``) tasks, REFERENCE 1.4."""
+        """Adaptation curves on the ``test`` (or ``train``) tasks, the PEARL paper's meta-test protocol."""
         cfg = self.cfg
         task_list = self.split.test if tasks == "test" else self.split.train
         rng = rng if rng is not None else self.seeds.eval

@@ -1,4 +1,4 @@
-"""ProMP (Rothfuss, Lee, Clavera, Asfour, Abbeel 2019), as its authors' run scripts set it (REFERENCE 5.2)."""
+"""ProMP (Rothfuss, Lee, Clavera, Asfour, Abbeel 2019), as its authors' run scripts set it (docs/baselines.md, 5.2)."""
 
 from typing import TYPE_CHECKING
 

@@ -1,4 +1,4 @@
-"""ProMP configuration (Rothfuss et al. 2019, REFERENCE 5.1 and 5.2): the shared on-policy fields plus the
+"""ProMP configuration (Rothfuss et al. 2019, docs/baselines.md, 5.1 and 5.2): the shared on-policy fields plus the
 outer PPO-style optimisation with the inner-KL penalty. Presets: :func:`preset`."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ __all__ = ["ConfigError", "PRESETS", "PrompConfig", "preset"]
 
 @dataclass(frozen=True)
 class PrompConfig(OnPolicyConfig):
-    """Every setting of a ProMP run. Defaults are the reference's (REFERENCE 5.1, 5.2)."""
+    """Every setting of a ProMP run. Defaults are the reference's (docs/baselines.md, 5.1, 5.2)."""
 
     label: ClassVar[str] = "ProMP"
 
-    # outer optimisation (REFERENCE 5.2)
+    # outer optimisation (docs/baselines.md, 5.2)
     #: Adam learning rate of the outer steps
     learning_rate: float = 1e-3
     #: Adam steps on the same full batch per iteration (3 on the rand-params families)
@@ -49,7 +49,7 @@ class PrompConfig(OnPolicyConfig):
         return self.ppo_steps
 
 
-#: ProMP's own settings per preset (``<preset>-rand-params`` on walker-params / hopper-params, REFERENCE 5.2)
+#: ProMP's own settings per preset (``<preset>-rand-params`` on walker-params / hopper-params, docs/baselines.md, 5.2)
 _METHOD: dict[str, dict[str, Any]] = {
     "paper-rand-params": dict(ppo_steps=3, inner_kl_penalty=1e-3, adaptive_inner_kl_penalty=True),
     "fast-rand-params": dict(ppo_steps=3, inner_kl_penalty=1e-3, adaptive_inner_kl_penalty=True),
@@ -58,6 +58,6 @@ _METHOD: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> PrompConfig:
-    """``paper`` (the reference's settings, REFERENCE 5.1/5.2), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
+    """``paper`` (the reference's settings, docs/baselines.md, 5.1/5.2), ``fast`` (a CPU budget: 20 tasks x 10 rollouts,
     100 iterations) or ``tiny`` (seconds, smoke tests), for any registered task distribution."""
     return onpolicy_preset(PrompConfig, "promp", name, env, overrides, _METHOD)

@@ -1,4 +1,4 @@
-"""ProMP's update (REFERENCE 5.2): Adam steps on the clipped outer objective through the LVC inner step.
+"""ProMP's update (docs/baselines.md, 5.2): Adam steps on the clipped outer objective through the LVC inner step.
 
 With ``theta_i^(k+1) = theta_i^(k) + alpha grad mean_t [ pi(a|s) / stopgrad(pi_old(a|s)) A ]`` on the task's
 ``k``-th pre-update batch (``pi_old`` the policy that sampled it), the loss minimised by ``ppo_steps`` Adam steps on
@@ -37,7 +37,7 @@ def promp_loss(theta: Params, pre: Sequence[OnPolicyBatch], post: OnPolicyBatch,
 
 
 def adapt_penalty(eta: float, kl: float, target: float) -> float:
-    """Halve ``eta`` when ``kl < target / 1.5``, double it when ``kl > 1.5 target`` (REFERENCE 5.2)."""
+    """Halve ``eta`` when ``kl < target / 1.5``, double it when ``kl > 1.5 target`` (docs/baselines.md, 5.2)."""
     if kl < target / 1.5:
         return eta / 2.0
     if kl > target * 1.5:

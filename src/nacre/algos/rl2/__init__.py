@@ -1,5 +1,5 @@
 """RL2-PPO (Duan et al. 2016): a recurrent policy whose hidden state, carried across the episodes of a trial, is
-the learner; meta-trained with PPO as PEARL's authors ran it (REFERENCE 5.4)."""
+the learner; meta-trained with PPO as PEARL's authors ran it (docs/baselines.md, 5.4)."""
 
 from typing import TYPE_CHECKING
 

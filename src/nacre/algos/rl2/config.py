@@ -1,4 +1,4 @@
-"""RL2-PPO configuration (Duan et al. 2016, as PEARL's authors ran it in the ProMP authors' code, REFERENCE 5.4).
+"""RL2-PPO configuration (Duan et al. 2016, as PEARL's authors ran it in the ProMP code, docs/baselines.md 5.4).
 
 Defaults and the ``paper`` preset: meta-batch 100 tasks, one trial of 2 episodes per task and iteration, horizon the
 distribution's ``episode_length`` (200 on MuJoCo, PEARL's horizon), discount 0.99, GAE lambda 1 over the whole
@@ -20,7 +20,7 @@ __all__ = ["ConfigError", "PRESETS", "Rl2Config", "preset"]
 
 @dataclass(frozen=True)
 class Rl2Config(OnPolicyRunConfig):
-    """Every setting of an RL2-PPO run. Defaults are the reference's (REFERENCE 5.4)."""
+    """Every setting of an RL2-PPO run. Defaults are the reference's (docs/baselines.md, 5.4)."""
 
     label: ClassVar[str] = "RL2-PPO"
     run_only_fields: ClassVar[frozenset[str]] = OnPolicyRunConfig.run_only_fields | {"eval_episodes"}
@@ -103,7 +103,7 @@ class Rl2Config(OnPolicyRunConfig):
         return self.ppo_epochs * per_epoch
 
 
-#: RL2-PPO's own settings per preset (REFERENCE 5.4), on top of the shared budgets
+#: RL2-PPO's own settings per preset (docs/baselines.md, 5.4), on top of the shared budgets
 _METHOD: dict[str, dict[str, Any]] = {
     "paper": dict(meta_batch=100, num_iterations=501, num_evals=1),
     "tiny": dict(ppo_epochs=2),
@@ -111,7 +111,7 @@ _METHOD: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str, env: str = "point-robot", **overrides: Any) -> Rl2Config:
-    """``paper`` (REFERENCE 5.4: 100 tasks x 1 trial of 2 episodes, 501 iterations), ``fast`` (a CPU budget: 20
+    """``paper`` (docs/baselines.md, 5.4: 100 tasks x 1 trial of 2 episodes, 501 iterations), ``fast`` (a CPU budget: 20
     tasks, 100 iterations) or ``tiny`` (seconds, smoke tests), for any registered task distribution; sizes come
     from the distribution's ``episode_length`` and PEARL's task split of the family."""
     return onpolicy_preset(Rl2Config, "rl2-ppo", name, env, overrides, _METHOD)

@@ -1,4 +1,4 @@
-"""RL2-PPO's update: advantages over whole trials, then PPO epochs on the clipped objective (REFERENCE 5.4).
+"""RL2-PPO's update: advantages over whole trials, then PPO epochs on the clipped objective (docs/baselines.md, 5.4).
 
 Advantages: a trial is ONE sequence for the returns and for GAE: the discounted return-to-go and the GAE sum run
 across the episode boundaries inside a trial (what the policy does in episode 1 is credited with what it earns in

@@ -1,4 +1,4 @@
-"""Ant task families of the PEARL paper on Gymnasium's Ant-v5 (gear 150, dt 0.05; REFERENCE 1.6).
+"""Ant task families of the PEARL paper on Gymnasium's Ant-v5 (gear 150, dt 0.05; the PEARL reference environments).
 
 * ``ant-dir-v1`` (Ant-Fwd-Back): direction angle ``t in {0, pi}``, fixed split (train == test == both);
   ``r = v_xy . (cos t, sin t) - 0.5 sum(a^2) - 0.5e-3 sum(clip(cfrc_ext, -1, 1)^2) + 1``.

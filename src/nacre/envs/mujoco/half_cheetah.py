@@ -1,4 +1,4 @@
-"""Half-Cheetah task families of the PEARL paper on Gymnasium's HalfCheetah-v5 (REFERENCE 1.6).
+"""Half-Cheetah task families of the PEARL paper on Gymnasium's HalfCheetah-v5 (the PEARL reference environments).
 
 * ``cheetah-vel-v1``: target velocity ``v_goal ~ U[0, 3]``; ``r = -|v_x - v_goal| - 0.05 * sum(a^2)``.
 * ``cheetah-dir-v1`` (Half-Cheetah-Fwd-Back): ``d in {-1, +1}``; ``r = d * v_x - 0.05 * sum(a^2)``; the

@@ -1,4 +1,4 @@
-"""Humanoid-Direc-2D of the PEARL paper on Gymnasium's Humanoid-v5 (REFERENCE 1.6).
+"""Humanoid-Direc-2D of the PEARL paper on Gymnasium's Humanoid-v5 (the PEARL reference environments).
 
 ``humanoid-dir-v1``: direction angle ``t ~ U(0, 2 pi)``;
 ``r = 1.25 * v_com . (cos t, sin t) - 0.1 sum(ctrl^2) - min(0.5e-6 sum(cfrc_ext^2), 10) + 5``, where

@@ -1,4 +1,4 @@
-"""MACAW's task sets and splits as fixed, versioned task distributions (REFERENCE 2.3).
+"""MACAW's task sets and splits as fixed, versioned task distributions (the MACAW reference task sets).
 
 Each distribution is an ordered, fixed list of tasks plus fixed train and test *index* sets; the task set
 is part of the benchmark definition and never depends on the run seed:
@@ -51,7 +51,7 @@ CHEETAH_VEL_OOD_TEST_INDICES: tuple[int, ...] = tuple(range(26, 40))
 #: MACAW's cheetah-dir tasks, in the reference's order
 CHEETAH_DIR_DIRECTIONS: tuple[int, ...] = (1, -1)
 
-#: MACAW's 50 fixed ant-dir goal angles (radians), in task order. Source: REFERENCE.md section 2.3,
+#: MACAW's 50 fixed ant-dir goal angles (radians), in task order. Source: the MACAW reference code's task files,
 #: ``data/macaw_task_params.csv`` (rows ``ant_dir``, column ``param_value``), which decodes the
 #: reference's task files; six decimals as listed there.
 ANT_DIR_ANGLES: tuple[float, ...] = (

@@ -1,6 +1,6 @@
 """Walker-2D-Params and Hopper-Params of the PEARL paper on Gymnasium's Walker2d-v5 / Hopper-v5.
 
-A task is a set of per-element multipliers on four model arrays (REFERENCE 1.6), stored as nested
+A task is a set of per-element multipliers on four model arrays (the PEARL reference environments), stored as nested
 lists with the model's shapes::
 
     {"body_mass": [nbody], "body_inertia": [[3] x nbody], "dof_damping": [nv], "geom_friction": [[3] x ngeom]}
