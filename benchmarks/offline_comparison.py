@@ -21,7 +21,9 @@ task; offline PEARL takes no gradient steps and is evaluated once). The script p
 * every method at n = 0, 1 and 20, with the share of diverged adaptations at every n.
 
 Adaptations that diverged are left out of the statistics (their share is shown). It writes ``OUT/summary.json``
-and one PNG per split and k, plus learning curves.
+and one PNG per split and k, plus learning curves. The k = 256 evaluation of each run is also saved the way
+``nacre eval`` saves one (``RUN/eval/adaptation_iterNNNNNN_test.npz``), so ``nacre report OUT/*`` reports the same
+numbers across seeds.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 from nacre.algos.registry import preset
 from nacre.evaluation.metrics import iqm, stratified_bootstrap_ci
 from nacre.evaluation.offline_adaptation import nan_quantiles
+from nacre.evaluation.saving import save_evaluation
 from nacre.logging import read_jsonl
 from nacre.training.checkpoint import list_checkpoints
 from nacre.training.loop import algorithm_classes, load_trainer, train
@@ -94,6 +97,8 @@ def evaluate(run_dir: Path, k: int) -> dict:
         if saved["iteration"] == trainer.iteration and saved["steps"] == steps:
             return saved
     result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=steps, rng=np.random.default_rng(1234))
+    if k == trainer.cfg.eval_transitions:  # the protocol's k, saved as `nacre eval` does, for `nacre report`
+        save_evaluation(run_dir, trainer, result, tag="test")
     rows = read_jsonl(run_dir / "progress.jsonl")
     out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": steps,
            "returns": result.returns.tolist(), "wall_clock": rows[-1]["time/wall_clock"] if rows else 0.0}  # fmt: skip
