@@ -44,7 +44,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the report; one-line errors and status 2 for bad input."""
-    from nacre.evaluation.report import ReportError, ReportOptions, write_report
+    from nacre.evaluation.report import ReportError, ReportOptions, counted, write_report
 
     try:
         options = ReportOptions(metric=args.metric, reps=args.bootstrap_reps, seed=args.seed,
@@ -53,8 +53,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
         return 2
-    print(f"nacre: {len(report.runs)} runs in {len(report.groups)} groups; wrote {args.out / 'report.md'} and "
-          f"{len(report.files) - 1} more files", file=sys.stderr)  # fmt: skip
+    print(f"nacre: {counted(len(report.runs), 'run')} in {counted(len(report.groups), 'group')}; wrote "
+          f"{args.out / 'report.md'} and {counted(len(report.files) - 1, 'more file')}", file=sys.stderr)  # fmt: skip
     return 0
 
 

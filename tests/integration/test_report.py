@@ -316,6 +316,13 @@ def test_runs_with_other_env_kwargs_are_other_distributions(pearl_runs, tmp_path
     assert sorted(g.label for g in report.groups) == ["pearl", "pearl goal_radius=0.8"]
 
 
+def test_one_run_is_counted_in_the_singular(offline_runs, tmp_path, capsys):
+    out = tmp_path / "one"
+    assert main(["report", str(offline_runs[0]), "--out", str(out), "--bootstrap-reps", REPS]) == 0
+    assert "nacre: 1 run in 1 group; wrote" in capsys.readouterr().err
+    assert "1 run in 1 group on 1 task distribution." in (out / "report.md").read_text()
+
+
 @pytest.mark.parametrize("algorithm, label", [("maesn", "1 adaptation step on 200 sampled transitions"),
                                               ("macaw", "1 test-time step on 200 transitions")])  # fmt: skip
 def test_final_score_label_says_whose_transitions(algorithm, label):

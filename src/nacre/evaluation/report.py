@@ -751,6 +751,11 @@ def _run_rows(report: Report) -> list[dict[str, Any]]:
     return out
 
 
+def counted(n: int, noun: str) -> str:
+    """``"1 run"``, ``"2 runs"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _count(value: float | None) -> int | None:
     return int(value) if value is not None and np.isfinite(value) else None
 
@@ -815,8 +820,8 @@ def _markdown(report: Report, command: str | None) -> str:
         lines += [f"Made by `{command}` (nacre {__version__}, "
                   f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}).", ""]  # fmt: skip
     lines += [
-        f"{len(report.runs)} runs in {len(report.groups)} groups on {len(report.distributions)} task "
-        f"distribution{'s' if len(report.distributions) != 1 else ''}. Score: {_score_text(report)} on the held-out "
+        f"{counted(len(report.runs), 'run')} in {counted(len(report.groups), 'group')} on "
+        f"{counted(len(report.distributions), 'task distribution')}. Score: {_score_text(report)} on the held-out "
         f"tasks. Every aggregate is over seeds (and held-out tasks where all runs share them) with its {pct} "
         f"percentile stratified-bootstrap confidence interval ({opts.reps} resamples of the seeds, numpy seed "
         f"{opts.seed}); curves show the IQM with that interval as a band. Definitions: docs/report.md in the nacre "

@@ -50,7 +50,7 @@ def write_sweep_report(run_dirs: Sequence[Path], out: Path, options: dict[str, A
         echo("nacre: no finished runs to report on yet")
         return None
     try:
-        from nacre.evaluation.report import ReportError, ReportOptions, write_report
+        from nacre.evaluation.report import ReportError, ReportOptions, counted, write_report
     except ImportError:  # pragma: no cover - nacre report ships with nacre now; kept for partial installs
         words = " ".join(shlex.quote(str(p)) for p in run_dirs)
         echo(f"nacre: this nacre has no report module; run later: nacre report {words} --out {out}")
@@ -62,7 +62,8 @@ def write_sweep_report(run_dirs: Sequence[Path], out: Path, options: dict[str, A
         raise ScaleError(f"report: {exc}") from None
     except TypeError as exc:
         raise ScaleError(f"report options {options}: {exc}") from None
-    echo(f"nacre: report on {len(report.runs)} runs in {len(report.groups)} groups: {out / 'report.md'}")
+    echo(f"nacre: report on {counted(len(report.runs), 'run')} in {counted(len(report.groups), 'group')}: "
+         f"{out / 'report.md'}")
     return out
 
 
