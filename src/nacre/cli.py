@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dirs", type=Path, nargs="+")
     plot.add_argument("--out", type=Path, default=None, help="PNG path (default: <first run>/curves.png)")
     plot.add_argument("--label", action="append", default=None, help="legend label per group of runs")
+    plot.add_argument("--log-x", action="store_true",
+                      help="logarithmic x axis for the learning curve (env steps spanning decades, e.g. PEARL "
+                           "against the on-policy methods)")  # fmt: skip
 
     sub.add_parser("list", help="task distributions and presets")
 
@@ -446,7 +449,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                         "their axes differ (env steps vs gradient steps); plot them separately")  # fmt: skip
     _check_writable(out, "--out")
     try:
-        plot_runs(args.run_dirs, out, labels=args.label)
+        plot_runs(args.run_dirs, out, labels=args.label, log_x=args.log_x)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:

@@ -38,6 +38,12 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                         help="optimality-gap threshold (default: 1.0 for --metric success, none for returns)")
     report.add_argument("--label", action="append", default=None,
                         help="name of a group of runs, once per group in order of first appearance")  # fmt: skip
+    report.add_argument("--reference", default=None, metavar="LABEL",
+                        help="group whose return the sample-efficiency table measures the others against "
+                             "(default: the PEARL group of each distribution)")  # fmt: skip
+    report.add_argument("--reference-steps", type=float, default=None, metavar="N",
+                        help="env steps at which the reference's return is read (default: its last logged point; "
+                             "the PEARL paper compares at 1e6 on some domains)")  # fmt: skip
     report.set_defaults(handler=cmd_report)
     return report
 
@@ -48,7 +54,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         options = ReportOptions(metric=args.metric, reps=args.bootstrap_reps, seed=args.seed,
-                                confidence=args.confidence, threshold=args.threshold, labels=args.label)  # fmt: skip
+                                confidence=args.confidence, threshold=args.threshold, labels=args.label,
+                                reference=args.reference, reference_steps=args.reference_steps)  # fmt: skip
         report = write_report(args.run_dirs, args.out, options, command=_command_line(args))
     except ReportError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
@@ -63,7 +70,8 @@ def _command_line(args: argparse.Namespace) -> str:
     words = ["nacre", "report", *map(str, args.run_dirs), "--out", str(args.out)]
     for flag, value, default in (("--metric", args.metric, "return"), ("--bootstrap-reps", args.bootstrap_reps, 2000),
                                  ("--seed", args.seed, 0), ("--confidence", args.confidence, 0.95),
-                                 ("--threshold", args.threshold, None)):  # fmt: skip
+                                 ("--threshold", args.threshold, None), ("--reference", args.reference, None),
+                                 ("--reference-steps", args.reference_steps, None)):  # fmt: skip
         if value != default:
             words += [flag, str(value)]
     for label in args.label or []:

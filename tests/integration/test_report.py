@@ -333,3 +333,106 @@ def test_final_score_label_says_whose_transitions(algorithm, label):
     run = Run(Path("r"), {"algorithm": algorithm, "distribution": "d", "config": {"eval_steps": 1}}, [], None,
               evaluation, None)  # fmt: skip
     assert _final_label(run) == label
+
+
+# ---------------------------------------------------------------------- sample efficiency (PEARL paper Fig. 2)
+def _env_step_run(path: Path, algorithm: str, seed: int, curve: list[tuple[int, float]]) -> Path:
+    """A run of ``algorithm`` on the point robot written by the real writers, whose log holds ``curve``:
+    (env steps, test return) per iteration, and no saved evaluation."""
+    from nacre.algos.registry import preset
+
+    cfg = preset(algorithm, "tiny", "point-robot", seed=seed)
+    split = SimpleNamespace(train=[{"goal": [0.1, 0.2]}], test=[{"goal": [0.3, 0.4]}])
+    trainer = SimpleNamespace(algorithm=algorithm, cfg=cfg, distribution=SimpleNamespace(id="point-robot-v1"),
+                              split=split)  # fmt: skip
+    write_run_files(path, trainer)
+    logger = RunLogger(path, tensorboard=False)
+    for i, (steps, value) in enumerate(curve, start=1):
+        logger.log(i, {"time/env_steps": steps, "time/grad_steps": i, "time/wall_clock": float(i),
+                       "returns/test": value})  # fmt: skip
+    logger.close()
+    return path
+
+
+@pytest.fixture
+def env_step_runs(tmp_path) -> list[Path]:
+    root = tmp_path / "fig2"
+    pearl = [[-50.0, -20.0, -10.0], [-40.0, -20.0, -12.0], [-60.0, -30.0, -8.0]]
+    maml = [[-90.0, -60.0, -25.0, -12.0, -9.0], [-80.0, -50.0, -20.0, -10.0, -8.0]]
+    promp = [[-90.0, -70.0, -60.0], [-95.0, -75.0, -50.0]]
+    runs = [_env_step_run(root / f"pearl{s}", "pearl", s, list(zip([100, 200, 300], c, strict=True)))
+            for s, c in enumerate(pearl)]  # fmt: skip
+    runs += [_env_step_run(root / f"maml{s}", "maml-trpo", s, list(zip([1000, 2000, 3000, 4000, 5000], c,
+                                                                        strict=True)))
+             for s, c in enumerate(maml)]  # fmt: skip
+    runs += [_env_step_run(root / f"promp{s}", "promp", s, list(zip([1000, 2000, 3000], c, strict=True)))
+             for s, c in enumerate(promp)]  # fmt: skip
+    return runs
+
+
+def test_sample_efficiency_against_the_pearl_group(env_step_runs, tmp_path, capsys):
+    """The env steps each method's IQM learning curve needs to reach PEARL's IQM at the reference point, by hand:
+    PEARL's IQM at 300 steps is the IQM of (-10, -12, -8) = -10 (3 values: nothing trimmed); MAML-TRPO's IQM
+    curve first reaches it at 5000 steps ((-9 - 8) / 2 = -8.5; at 4000 it is -11); ProMP never does."""
+    out = tmp_path / "report"
+    assert main(["report", *map(str, env_step_runs), "--out", str(out), "--bootstrap-reps", REPS]) == 0, \
+        capsys.readouterr().err
+    assert metrics.iqm(np.array([-10.0, -12.0, -8.0])) == pytest.approx(-10.0)
+    rows = {r["group"]: r for r in _rows(out / "efficiency.csv")}
+    assert set(rows) == {"maml-trpo", "promp"}
+    assert float(rows["maml-trpo"]["target_return"]) == pytest.approx(-10.0)
+    assert float(rows["maml-trpo"]["reference_env_steps"]) == 300
+    assert (float(rows["maml-trpo"]["env_steps_to_reach"]), float(rows["maml-trpo"]["ratio"])) == (5000, 5000 / 300)
+    assert rows["promp"]["env_steps_to_reach"] == "" and float(rows["promp"]["last_env_steps"]) == 3000
+    text = (out / "report.md").read_text()
+    assert "| maml-trpo | 2 | 5,000 | 16.7x |" in text
+    assert "| promp | 2 | not reached within 3,000 | > 10x |" in text
+    # every method that learns from env steps on one figure, linear and log x
+    assert (out / "point-robot-v1_env_steps.png").stat().st_size > 0
+    assert "point-robot-v1_env_steps.png" in text
+    doc = json.loads((out / "report.json").read_text())
+    (eff,) = doc["sample_efficiency"]
+    assert eff["reference"] == "pearl" and eff["target_return"] == pytest.approx(-10.0)
+
+
+def test_sample_efficiency_at_a_chosen_reference_point_and_group(env_step_runs, tmp_path, capsys):
+    from nacre.evaluation.report import ReportOptions, build_report
+
+    # at 200 PEARL steps the target is the mean of (-20, -20, -30): MAML-TRPO's IQM first reaches it at 3000
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference_steps=250))
+    eff = report.efficiency["point-robot-v1"]
+    assert (eff.at, eff.target) == (200, pytest.approx(-70 / 3))
+    assert {r.group.label: r.steps for r in eff.rows} == {"maml-trpo": 3000, "promp": None}
+    # another reference group: PEARL then reaches ProMP's last IQM (-55) at its first point
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference="promp"))
+    eff = report.efficiency["point-robot-v1"]
+    assert (eff.reference.label, eff.at, eff.target) == ("promp", 3000, pytest.approx(-55.0))
+    assert {r.group.label: r.steps for r in eff.rows} == {"pearl": 100, "maml-trpo": 2000}
+    # before the reference's first point there is nothing to compare: a note, no table
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference_steps=50))
+    assert report.efficiency == {}
+    assert any("no learning-curve point at or below 50" in n for g in report.groups for n in g.notes)
+    out = tmp_path / "bad"
+    err = _error(["report", *map(str, env_step_runs), "--out", str(out), "--reference", "nope"], capsys)
+    assert "--reference 'nope' is not a group" in err and "'maml-trpo'" in err
+    err = _error(["report", *map(str, env_step_runs), "--out", str(out), "--reference-steps", "-1"], capsys)
+    assert "reference steps must be a positive number" in err
+
+
+def test_first_reaching():
+    assert metrics.first_reaching(np.array([3.0, 1.0, 2.0]), np.array([5.0, 0.0, 4.0]), 4.0) == 2.0
+    assert metrics.first_reaching(np.array([1.0, 2.0]), np.array([np.nan, 1.0]), 2.0) is None
+    with pytest.raises(ValueError):
+        metrics.first_reaching(np.array([1.0]), np.array([1.0, 2.0]), 0.0)
+
+
+def test_plot_puts_pearl_and_on_policy_runs_on_one_log_axis(env_step_runs, tmp_path, capsys):
+    """``nacre plot --log-x``: the same runs on one figure with a logarithmic env-step axis (the PNG is
+    deterministic, so the flag must change it)."""
+    runs = [str(env_step_runs[0]), str(env_step_runs[3])]  # PEARL and MAML-TRPO
+    images = []
+    for name, flags in (("a", []), ("b", []), ("log", ["--log-x"])):
+        out = tmp_path / f"{name}.png"
+        assert main(["plot", *runs, "--out", str(out), *flags]) == 0, capsys.readouterr().err
+        images.append(out.read_bytes())
+    assert images[0] == images[1] and images[2] != images[0]

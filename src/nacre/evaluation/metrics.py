@@ -12,7 +12,9 @@ an array ``[points]`` instead of a float. A 1-D array is ``[runs]`` (one task).
   independently within each task (the stratum); :func:`aggregate_intervals` does all four on the same resamples;
 - :func:`probability_of_improvement`: P(X > Y), the probability that a run of method X beats a run of method Y on
   a task (Mann-Whitney U / (n_x n_y), ties count 1/2), averaged over tasks;
-  :func:`probability_of_improvement_ci` resamples X's and Y's runs independently, each stratified by task.
+  :func:`probability_of_improvement_ci` resamples X's and Y's runs independently, each stratified by task;
+- :func:`first_reaching`: the first point of a curve at or above a target (the sample-efficiency comparison of the
+  PEARL paper's Fig. 2: the env steps a method needs to reach another's return).
 
 NaN anywhere in the scores gives NaN (never a silently trimmed-away NaN). Randomness comes only from the numpy
 ``Generator`` (or integer seed) passed in, so equal inputs and seeds give equal intervals.
@@ -221,3 +223,15 @@ def probability_of_improvement_ci(
         iy = gen.integers(0, ny, size=(ny, tasks))
         stats[i] = probability_of_improvement(x[ix, cols], y[iy, cols])
     return _percentile_interval(np.asarray(probability_of_improvement(x, y)), stats, confidence)
+
+
+def first_reaching(x: np.ndarray, y: np.ndarray, target: float) -> float | None:
+    """The first ``x`` (in increasing ``x``) at which the curve ``y`` is at or above ``target``; ``None`` if it never
+    is. Only logged points count (no interpolation between them), so the answer is as coarse as the curve's
+    evaluation interval; NaN values never reach."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of one length, got shapes {x.shape} and {y.shape}")
+    order = np.argsort(x, kind="stable")
+    hits = np.flatnonzero(y[order] >= target)
+    return float(x[order][hits[0]]) if len(hits) else None

@@ -39,8 +39,9 @@ def _auto_labels(configs: list[dict]) -> list[str]:
     return [", ".join(f"{k}={c[k]}" for k in varying[:3]) or str(c["env"]) for c in configs]
 
 
-def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None = None) -> None:
-    """Learning curve (test return vs env steps) and adaptation curve (return per trajectory)."""
+def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None = None, log_x: bool = False) -> None:
+    """Learning curve (test return vs env steps; ``log_x``: on a log axis) and adaptation curve (return per
+    trajectory or per test-time step)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +99,10 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
                           ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
-    axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
+    if log_x:
+        axes[0].set_xscale("log")
+    else:
+        axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
     for ax in axes[1:]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes:

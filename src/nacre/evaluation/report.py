@@ -15,7 +15,10 @@ distribution and config apart from the seed and bookkeeping). Runs of one distri
 
 Curves carry the IQM across seeds with a stratified-bootstrap band; final scores get IQM, median, mean and
 optimality gap with intervals, and every pair of groups on the same distribution the probability of improvement
-(all from :mod:`nacre.evaluation.metrics`). The unit of resampling is the seed; held-out tasks are the strata when
+(all from :mod:`nacre.evaluation.metrics`). Where groups learn against env steps (PEARL and the on-policy
+methods), their learning curves also share one figure (linear and log x) and the *sample efficiency* is
+tabulated: the env steps each group's IQM curve needs to reach a reference group's IQM at a reference point
+(the PEARL paper's Fig. 2 comparison). The unit of resampling is the seed; held-out tasks are the strata when
 every run on the distribution was evaluated on the same tasks (offline task sets), otherwise each seed's score is
 its mean over its own tasks (one stratum). Entry point: :func:`write_report`.
 """
@@ -72,6 +75,10 @@ class ReportOptions:
     #: optimality-gap threshold gamma; ``None``: 1.0 for the success metric, no gap for returns
     threshold: float | None = None
     labels: Sequence[str] | None = None
+    #: label of the sample-efficiency reference group; ``None``: the one PEARL group of each distribution
+    reference: str | None = None
+    #: env steps at which the reference's return is read; ``None``: its last learning-curve point
+    reference_steps: float | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -82,6 +89,9 @@ class ReportOptions:
             raise ReportError(f"confidence must be between 0 and 1 (exclusive), got {self.confidence}")
         if self.threshold is not None and not math.isfinite(self.threshold):
             raise ReportError(f"threshold must be a finite number, got {self.threshold}")
+        if self.reference_steps is not None and not (math.isfinite(self.reference_steps)
+                                                     and self.reference_steps > 0):  # fmt: skip
+            raise ReportError(f"reference steps must be a positive number, got {self.reference_steps}")
 
     @property
     def gamma(self) -> float | None:
@@ -477,6 +487,28 @@ class Comparison:
 
 
 @dataclass
+class Reached:
+    """One group's row of a sample-efficiency table: the first env steps at which its IQM learning curve reached
+    the target (``None``: not within ``last``, its last point)."""
+
+    group: Group
+    steps: float | None
+    last: float
+    seeds: int
+
+
+@dataclass
+class Efficiency:
+    """The sample-efficiency comparison on one distribution: ``reference``'s IQM test return at env steps ``at``
+    is the ``target``; every other env-step group's :class:`Reached` row, ratio = steps / ``at``."""
+
+    reference: Group
+    at: float
+    target: float
+    rows: list[Reached]
+
+
+@dataclass
 class Report:
     """Everything ``write_report`` computed (also written to ``report.json``)."""
 
@@ -486,6 +518,7 @@ class Report:
     distributions: list[str]
     shared_tasks: dict[str, bool]
     comparisons: dict[str, list[Comparison]]
+    efficiency: dict[str, Efficiency] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     _run_table: list[dict[str, Any]] | None = None
 
@@ -533,7 +566,52 @@ def build_report(run_dirs: Sequence[Path], options: ReportOptions) -> Report:
                                                                    options.confidence, rng_seed))
             for x, y in combinations(scored, 2) if x.final.shape[1] == y.final.shape[1]
         ]  # fmt: skip
-    return Report(options, runs, groups, distributions, shared, comparisons)
+    efficiency = _sample_efficiency(groups, distributions, options)
+    return Report(options, runs, groups, distributions, shared, comparisons, efficiency)
+
+
+def _env_step_groups(groups: Sequence[Group], dist: str) -> list[Group]:
+    """The groups of ``dist`` whose learning curves are against env steps (PEARL, the on-policy methods)."""
+    return [g for g in groups if g.distribution == dist and g.kind != "offline" and "return" in g.learning]
+
+
+def _sample_efficiency(groups: Sequence[Group], distributions: Sequence[str],
+                       options: ReportOptions) -> dict[str, Efficiency]:  # fmt: skip
+    """Per distribution with a reference and at least one other env-step group: how many env steps each group
+    needs to reach the reference's IQM test return (the reference point: ``options.reference_steps``, or the
+    reference's last learning-curve point)."""
+    if options.reference is not None and options.reference not in {g.label for g in groups}:
+        raise ReportError(f"--reference {options.reference!r} is not a group; the groups are "
+                          f"{', '.join(repr(g.label) for g in groups)}")  # fmt: skip
+    out: dict[str, Efficiency] = {}
+    for dist in distributions:
+        candidates = _env_step_groups(groups, dist)
+        if options.reference is not None:
+            refs = [g for g in candidates if g.label == options.reference]
+        else:
+            refs = [g for g in candidates if g.first.algorithm == "pearl"]
+        if len(refs) != 1 or len(candidates) < 2:
+            continue
+        ref = refs[0]
+        curve = ref.learning["return"]
+        assert curve.summary is not None
+        inside = np.flatnonzero(curve.x <= (options.reference_steps or math.inf))
+        if not len(inside):
+            ref.notes.append(f"sample efficiency: no learning-curve point at or below {options.reference_steps:g} "
+                             f"env steps (the first is at {curve.x[0]:g})")  # fmt: skip
+            continue
+        i = int(inside[-1])
+        target = float(np.atleast_1d(curve.summary.estimate)[i])
+        rows = []
+        for g in candidates:
+            if g is ref:
+                continue
+            c = g.learning["return"]
+            assert c.summary is not None
+            steps = metrics.first_reaching(c.x, np.atleast_1d(c.summary.estimate), target)
+            rows.append(Reached(g, steps, float(c.x[-1]), c.values.shape[0]))
+        out[dist] = Efficiency(ref, float(curve.x[i]), target, rows)
+    return out
 
 
 def write_report(run_dirs: Sequence[Path], out: Path, options: ReportOptions | None = None,
@@ -688,6 +766,32 @@ def _write_figures(report: Report, out: Path) -> list[Path]:
                     ax.legend(fontsize=8)
             fig.suptitle(dist, fontsize=10)
             save(fig, f"{_slug(dist)}_{kind}_curves")
+        env_groups = _env_step_groups(report.groups, dist)
+        if len(env_groups) > 1:
+            eff = report.efficiency.get(dist)
+            fig = Figure(figsize=(11, 4))
+            for ax, scale in zip(fig.subplots(1, 2), ("linear", "log"), strict=True):
+                for g in env_groups:
+                    curve = g.learning["return"]
+                    if curve.summary is None:
+                        continue
+                    est, low, high = (np.atleast_1d(v) for v in curve.summary)
+                    n = curve.values.shape[0]
+                    ax.plot(curve.x, est, color=colors[id(g)], label=f"{g.label} ({counted(n, 'seed')})")
+                    ax.fill_between(curve.x, low, high, alpha=0.2, color=colors[id(g)], linewidth=0)
+                if eff is not None:
+                    ax.axhline(eff.target, color="gray", ls="--", lw=1,
+                               label=f"{eff.reference.label} at {eff.at:,.0f} steps")  # fmt: skip
+                    ax.axvline(eff.at, color="gray", ls=":", lw=1)
+                ax.set_xscale(scale)
+                if scale == "linear":
+                    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+                ax.set(xlabel=f"meta-training env steps ({scale} axis)", ylabel="test return (IQM)",
+                       title=f"learning curves (band: {pct} bootstrap CI)")  # fmt: skip
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=8)
+            fig.suptitle(f"{dist}: every method that learns from env steps", fontsize=10)
+            save(fig, f"{_slug(dist)}_env_steps")
         groups = [g for g in report.groups if g.distribution == dist and g.final_stats]
         if not groups:
             continue
@@ -776,6 +880,9 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
             for i, x in enumerate(curve.x):
                 curve_rows.append([g.distribution, g.label, kind, float(x), est[i], low[i], high[i],
                                    curve.values.shape[0]])  # fmt: skip
+    efficiency_rows = [[dist, e.reference.label, e.at, e.target, r.group.label, r.seeds, r.steps,
+                        r.steps / e.at if r.steps is not None else "", r.last]
+                       for dist, e in report.efficiency.items() for r in e.rows]  # fmt: skip
     for dist, comps in report.comparisons.items():
         for c in comps:
             improvement_rows.append([dist, c.x.label, c.y.label, c.interval.estimate, c.interval.low,
@@ -789,6 +896,8 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
                                        "seeds_y", "strata"], improvement_rows),
         _csv(out / "curves.csv", ["distribution", "group", "curve", "x", "iqm", "low", "high", "seeds"], curve_rows),
         _csv(out / "runs.csv", list(runs[0]), [list(r.values()) for r in runs]),
+        _csv(out / "efficiency.csv", ["distribution", "reference", "reference_env_steps", "target_return", "group",
+                                      "seeds", "env_steps_to_reach", "ratio", "last_env_steps"], efficiency_rows),
     ]  # fmt: skip
     doc = {
         "nacre_version": __version__,
@@ -805,6 +914,12 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
                     "notes": g.notes} for g in report.groups],
         "probability_of_improvement": [{"distribution": d, "x": c.x.label, "y": c.y.label,
                                         **c.interval._asdict()} for d, cs in report.comparisons.items() for c in cs],
+        "sample_efficiency": [{"distribution": d, "reference": e.reference.label, "reference_env_steps": e.at,
+                               "target_return": e.target,
+                               "groups": [{"group": r.group.label, "seeds": r.seeds, "env_steps_to_reach": r.steps,
+                                           "ratio": r.steps / e.at if r.steps is not None else None,
+                                           "last_env_steps": r.last} for r in e.rows]}
+                              for d, e in report.efficiency.items()],
         "runs": runs,
     }  # fmt: skip
     (out / "report.json").write_text(json.dumps(_json_safe(doc), indent=1) + "\n")
@@ -827,7 +942,8 @@ def _markdown(report: Report, command: str | None) -> str:
         f"{opts.seed}); curves show the IQM with that interval as a band. Definitions: docs/report.md in the nacre "
         "repository.",
         "",
-        "Machine-readable: `final.csv`, `improvement.csv`, `curves.csv`, `runs.csv`, `report.json`.",
+        "Machine-readable: `final.csv`, `improvement.csv`, `curves.csv`, `efficiency.csv`, `runs.csv`, "
+        "`report.json`.",
         "",
         "## Groups",
         "",
@@ -870,8 +986,23 @@ def _markdown(report: Report, command: str | None) -> str:
                       f"| X | Y | P(X > Y) [{pct} CI] |", "|---|---|---|"]  # fmt: skip
             for c in comps:
                 lines.append(f"| {_cell(c.x.label)} | {_cell(c.y.label)} | {_ci(c.interval)} |")
+        eff = report.efficiency.get(dist)
+        if eff is not None:
+            lines += ["", "### Sample efficiency", "",
+                      f"Target: {_cell(eff.reference.label)}'s IQM test return at {eff.at:,.0f} env steps, "
+                      f"{_num(eff.target)}. For each other group, the first logged point at which its IQM learning "
+                      "curve reaches the target (as coarse as its evaluation interval), and that many env steps "
+                      "over the reference's.", "",
+                      "| group | seeds | env steps to reach the target | ratio |", "|---|---|---|---|"]  # fmt: skip
+            for r in eff.rows:
+                if r.steps is None:
+                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | not reached within {r.last:,.0f} | "
+                                 f"> {r.last / eff.at:.3g}x |")  # fmt: skip
+                else:
+                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | {r.steps:,.0f} | {r.steps / eff.at:.3g}x |")
         kinds = ("online", "offline", "onpolicy")
-        stems = [f"{_slug(dist)}_{kind}_curves" for kind in kinds] + [f"{_slug(dist)}_final"]
+        stems = ([f"{_slug(dist)}_{kind}_curves" for kind in kinds] + [f"{_slug(dist)}_env_steps"]
+                 + [f"{_slug(dist)}_final"])  # fmt: skip
         figures = [s for s in stems if any(f.name == f"{s}.png" for f in report.files)]
         if figures:
             lines += ["", "### Figures", ""]
