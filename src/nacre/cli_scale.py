@@ -55,8 +55,9 @@ def add_scale_parsers(sub: Any) -> None:
                          description="Run a shipped spec (a paper figure) and report on its runs. Specs: "
                                      f"{', '.join(names)}.")  # fmt: skip
     rep.add_argument("name", choices=names, metavar="NAME", help=f"one of: {', '.join(names)}")
-    rep.add_argument("--scale", choices=["cpu", "paper"], required=True,
-                     help="cpu: a few hours on 2 cores; paper: the papers' budgets")
+    rep.add_argument("--scale", required=True, metavar="SCALE",
+                     help="cpu: a few hours on 2 cores; paper: the papers' budgets; a spec may define more "
+                          "(pearl-fig2: cpu-1m, PEARL to 1M env steps and the on-policy methods to 20M)")  # fmt: skip
     rep.add_argument("--no-report", action="store_true", help="run the sweep only")
     _common(rep)
     rep.set_defaults(handler=cmd_reproduce)

@@ -286,3 +286,31 @@ def test_algorithms_and_distributions_options_run_part_of_a_figure(tmp_path, cap
     assert err.count("\n") == 1 and "no trial has distribution half-cheetah; its distributions are ant-dir, " in err
     assert main([*argv, "--algorithms", "sac"]) == 2
     assert "no trial has algorithm sac; its algorithms are maml-trpo, pearl, promp, rl2-ppo" in capsys.readouterr().err
+
+
+def test_pearl_fig2_cpu_1m_budgets_reach_the_comparison_budgets():
+    """PEARL runs to the first iteration at or past 1M env steps (training collection, as logged), the on-policy
+    methods to 20M: computed from each trial's own config."""
+    spec = load_shipped("pearl-fig2", "cpu-1m", check_datasets=False)
+    pearl = [t for t in spec.trials if t.algorithm == "pearl"]
+    assert len(pearl) == 6 * 3
+    for t in pearl:
+        c = t.config
+        initial = c["num_initial_steps"] * c["n_train_tasks"]
+        per = c["num_tasks_sample"] * (c["num_steps_prior"] + c["num_steps_posterior"]
+                                       + c["num_extra_rl_steps_posterior"])  # fmt: skip
+        n = c["num_iterations"]
+        assert initial + (n - 1) * per < 1_000_000 <= initial + n * per, t.name
+    for t in spec.trials:
+        c = t.config
+        if t.algorithm in ("maml-trpo", "promp"):  # pre- and post-update rollouts
+            assert c["num_iterations"] * c["meta_batch"] * c["rollouts_per_task"] * 200 * 2 == 20_000_000
+        elif t.algorithm == "rl2-ppo":
+            assert c["num_iterations"] * c["meta_batch"] * c["trials_per_task"] * c["episodes_per_trial"] * 200 \
+                == 20_000_000
+
+
+def test_reproduce_unknown_scale_is_one_line(capsys):
+    assert main(["reproduce", "pearl-fig2", "--scale", "huge", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown scale 'huge'; this spec has cpu, cpu-1m, paper" in err
