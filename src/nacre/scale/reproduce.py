@@ -1,4 +1,4 @@
-"""``nacre reproduce NAME --scale cpu|paper``: a paper figure's sweep (a spec shipped in ``nacre/scale/specs``),
+"""``nacre reproduce NAME --scale cpu|paper|...``: a paper figure's sweep (a spec shipped in ``nacre/scale/specs``),
 then ``nacre report`` over its finished runs."""
 
 from __future__ import annotations
