@@ -23,7 +23,8 @@ task; offline PEARL takes no gradient steps and is evaluated once). The script p
 Adaptations that diverged are left out of the statistics (their share is shown). It writes ``OUT/summary.json``
 and one PNG per split and k, plus learning curves. The k = 256 evaluation of each run is also saved the way
 ``nacre eval`` saves one (``RUN/eval/adaptation_iterNNNNNN_test.npz``), so ``nacre report OUT/*`` reports the same
-numbers across seeds.
+numbers across seeds; the k = 8 one as ``nacre eval --name k8`` does (``_test-k8.npz``, read by ``nacre report
+OUT/* --evaluation k8``).
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def evaluate(run_dir: Path, k: int) -> dict:
         if saved["iteration"] == trainer.iteration and saved["steps"] == steps:
             return saved
     result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=steps, rng=np.random.default_rng(1234))
-    if k == trainer.cfg.eval_transitions:  # the protocol's k, saved as `nacre eval` does, for `nacre report`
-        save_evaluation(run_dir, trainer, result, tag="test")
+    # saved as `nacre eval` saves them, for `nacre report`: the config's k as the default evaluation, any other k
+    # as `nacre eval --name kK` does (`nacre report OUT/* --evaluation k8`)
+    save_evaluation(run_dir, trainer, result, tag="test" if k == trainer.cfg.eval_transitions else f"test-k{k}")
     rows = read_jsonl(run_dir / "progress.jsonl")
     out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": steps,
            "returns": result.returns.tolist(), "wall_clock": rows[-1]["time/wall_clock"] if rows else 0.0}  # fmt: skip

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tasks", choices=["test", "train"], default="test")
     ev.add_argument("--device", default=None)
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    ev.add_argument("--name", default=None, metavar="NAME",
+                    help="save as eval/adaptation_iterN_test-NAME.npz, beside the default evaluation instead of "
+                         "replacing it (e.g. --transitions 8 --name k8); nacre report --evaluation NAME reads it")
     ev.add_argument("--no-progress", action="store_true")
 
     vid = sub.add_parser("video", help="render the adaptation episodes on a held-out task (MP4 or GIF)")
@@ -331,6 +334,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"{name} must be positive, got {value}")
     if args.steps is not None and args.steps < 0:
         raise UserError(f"--steps must be 0 or more, got {args.steps}")
+    from nacre.evaluation.runs import EVAL_NAME
+
+    if args.name is not None:
+        if args.tasks != "test":
+            raise UserError("--name is for evaluations on the test tasks")
+        if not EVAL_NAME.fullmatch(args.name):
+            raise UserError(f"--name {args.name!r}: use 1-40 letters, digits, '_' or '.'")
     trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True, warn=_warn_line)
     offline = trainer.algorithm != "pearl"
     if offline and args.trajectories is not None:
@@ -359,7 +369,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         result = trainer.evaluate(args.tasks, args.runs, args.trajectories, rng=rng, progress=progress)
     if bar is not None:
         bar.close()
-    path = save_evaluation(args.run_dir, trainer, result, tag=args.tasks)
+    path = save_evaluation(args.run_dir, trainer, result, tag=args.tasks if args.name is None else f"test-{args.name}")
     print(_format_curve(trainer, result))
     print(f"nacre: saved {path}", file=sys.stderr)
     return 0

@@ -38,6 +38,8 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                         help="optimality-gap threshold (default: 1.0 for --metric success, none for returns)")
     report.add_argument("--label", action="append", default=None,
                         help="name of a group of runs, once per group in order of first appearance")  # fmt: skip
+    report.add_argument("--evaluation", default=None, metavar="NAME",
+                        help="use the evaluations saved by nacre eval --name NAME (default: the unnamed ones)")
     report.add_argument("--reference", default=None, metavar="LABEL",
                         help="group whose return the sample-efficiency table measures the others against "
                              "(default: the PEARL group of each distribution)")  # fmt: skip
@@ -55,7 +57,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         options = ReportOptions(metric=args.metric, reps=args.bootstrap_reps, seed=args.seed,
                                 confidence=args.confidence, threshold=args.threshold, labels=args.label,
-                                reference=args.reference, reference_steps=args.reference_steps)  # fmt: skip
+                                reference=args.reference, reference_steps=args.reference_steps,
+                                evaluation=args.evaluation)  # fmt: skip
         report = write_report(args.run_dirs, args.out, options, command=_command_line(args))
     except ReportError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
@@ -70,7 +73,8 @@ def _command_line(args: argparse.Namespace) -> str:
     words = ["nacre", "report", *map(str, args.run_dirs), "--out", str(args.out)]
     for flag, value, default in (("--metric", args.metric, "return"), ("--bootstrap-reps", args.bootstrap_reps, 2000),
                                  ("--seed", args.seed, 0), ("--confidence", args.confidence, 0.95),
-                                 ("--threshold", args.threshold, None), ("--reference", args.reference, None),
+                                 ("--threshold", args.threshold, None), ("--evaluation", args.evaluation, None),
+                                 ("--reference", args.reference, None),
                                  ("--reference-steps", args.reference_steps, None)):  # fmt: skip
         if value != default:
             words += [flag, str(value)]

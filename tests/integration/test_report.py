@@ -436,3 +436,30 @@ def test_plot_puts_pearl_and_on_policy_runs_on_one_log_axis(env_step_runs, tmp_p
         assert main(["plot", *runs, "--out", str(out), *flags]) == 0, capsys.readouterr().err
         images.append(out.read_bytes())
     assert images[0] == images[1] and images[2] != images[0]
+
+
+def test_named_evaluations_sit_beside_the_default_one(pearl_runs, tmp_path, capsys):
+    """``nacre eval --name`` keeps another evaluation of the same iteration instead of replacing the default one,
+    and ``nacre report --evaluation NAME`` reads it."""
+    run = tmp_path / "run"
+    _train(run, "--seed", "0")
+    default = sorted((run / "eval").glob("*.npz"))
+    before = [p.read_bytes() for p in default]
+    assert main(["eval", str(run), "--trajectories", "4", "--runs", "1", "--name", "long", "--no-progress"]) == 0
+    named = run / "eval" / f"{default[-1].stem.split('_')[0]}_{default[-1].stem.split('_')[1]}_test-long.npz"
+    assert named.is_file() and [p.read_bytes() for p in default] == before  # nothing replaced
+    assert latest_eval(run, "long")["returns"].shape[2] == 4
+    assert latest_eval(run)["returns"].shape[2] != 4  # the default evaluation is still the one read by default
+    capsys.readouterr()
+    out = tmp_path / "rep"
+    assert main(["report", str(run), "--out", str(out), "--bootstrap-reps", REPS, "--evaluation", "long"]) == 0
+    (row,) = _rows(out / "runs.csv")
+    assert row["evaluation"] == f"eval/{named.name}"
+    assert main(["report", str(run), "--out", str(out), "--bootstrap-reps", REPS]) == 0
+    (row,) = _rows(out / "runs.csv")
+    assert row["evaluation"] == f"eval/{default[-1].name}"
+    capsys.readouterr()
+    assert "--name 'a b'" in _error(["eval", str(run), "--name", "a b"], capsys)
+    assert "--name is for evaluations on the test tasks" in _error(["eval", str(run), "--name", "x", "--tasks",
+                                                                    "train"], capsys)  # fmt: skip
+    assert "evaluation name '../x'" in _error(["report", str(run), "--out", str(out), "--evaluation", "../x"], capsys)

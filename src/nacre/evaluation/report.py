@@ -44,6 +44,7 @@ import numpy as np
 from nacre import __version__
 from nacre.evaluation import metrics
 from nacre.evaluation.runs import (
+    EVAL_NAME,
     IGNORED_FIELDS,
     RunReadError,
     derive_command,
@@ -75,6 +76,8 @@ class ReportOptions:
     #: optimality-gap threshold gamma; ``None``: 1.0 for the success metric, no gap for returns
     threshold: float | None = None
     labels: Sequence[str] | None = None
+    #: read ``nacre eval --name NAME``'s evaluations instead of the default ones
+    evaluation: str | None = None
     #: label of the sample-efficiency reference group; ``None``: the one PEARL group of each distribution
     reference: str | None = None
     #: env steps at which the reference's return is read; ``None``: its last learning-curve point
@@ -89,6 +92,8 @@ class ReportOptions:
             raise ReportError(f"confidence must be between 0 and 1 (exclusive), got {self.confidence}")
         if self.threshold is not None and not math.isfinite(self.threshold):
             raise ReportError(f"threshold must be a finite number, got {self.threshold}")
+        if self.evaluation is not None and not EVAL_NAME.fullmatch(str(self.evaluation)):
+            raise ReportError(f"evaluation name {self.evaluation!r}: use 1-40 letters, digits, '_' or '.'")
         if self.reference_steps is not None and not (math.isfinite(self.reference_steps)
                                                      and self.reference_steps > 0):  # fmt: skip
             raise ReportError(f"reference steps must be a positive number, got {self.reference_steps}")
@@ -164,8 +169,9 @@ def _as_float(value: Any) -> float:
         return float("nan")
 
 
-def load_run(path: Path) -> Run:
-    """Read a run directory (config, progress log, newest held-out evaluation, test tasks)."""
+def load_run(path: Path, evaluation: str | None = None) -> Run:
+    """Read a run directory (config, progress log, newest held-out evaluation, or with ``evaluation`` the newest
+    of ``nacre eval --name`` that name, test tasks)."""
     path = Path(path)
     try:
         meta = read_meta(path)
@@ -183,7 +189,7 @@ def load_run(path: Path) -> Run:
             rows = read_jsonl(log)
         except (OSError, UnicodeDecodeError) as exc:
             raise ReportError(f"{log} is unreadable: {exc}") from None
-    files = eval_files(path)
+    files = eval_files(path, evaluation)
     data = None
     if files:
         try:
@@ -538,7 +544,7 @@ def build_report(run_dirs: Sequence[Path], options: ReportOptions) -> Report:
         resolved = Path(path).resolve()
         if resolved not in seen:
             seen.add(resolved)
-            runs.append(load_run(Path(path)))
+            runs.append(load_run(Path(path), options.evaluation))
     groups = group_runs(runs, options.labels)
     distributions = list(dict.fromkeys(g.distribution for g in groups))
     shared: dict[str, bool] = {}

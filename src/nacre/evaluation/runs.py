@@ -10,6 +10,7 @@ group with :func:`group_key`.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -66,17 +67,25 @@ def group_key(meta: dict[str, Any]) -> str:
     return json.dumps(cfg, sort_keys=True)
 
 
-def eval_files(run_dir: Path) -> list[Path]:
-    """Saved held-out-task evaluations (``nacre eval`` or end of training), oldest first: by iteration, and at
-    equal iterations ``nacre eval``'s ``_test`` after training's ``_final``; train-task evaluations excluded."""
+#: what ``nacre eval --name`` accepts: it becomes part of a file name
+EVAL_NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
+
+
+def eval_files(run_dir: Path, name: str | None = None) -> list[Path]:
+    """Saved held-out-task evaluations, oldest first. Without ``name``: the unnamed ones (``nacre eval`` or end of
+    training), by iteration, and at equal iterations ``nacre eval``'s ``_test`` after training's ``_final``. With
+    ``name``: only ``nacre eval --name NAME``'s (``_test-NAME``), by iteration. Train-task evaluations excluded."""
     folder = Path(run_dir) / "eval"
     files = sorted(folder.glob("adaptation_iter*_*.npz")) if folder.is_dir() else []
-    return [f for f in files if not f.stem.endswith("_train")]
+    if name is not None:
+        return [f for f in files if f.stem.endswith(f"_test-{name}")]
+    return [f for f in files if f.stem.endswith(("_test", "_final"))]
 
 
-def latest_eval(run_dir: Path) -> dict[str, np.ndarray] | None:
-    """Arrays of the newest saved adaptation evaluation of a run (``nacre eval`` or end of training)."""
-    files = eval_files(run_dir)
+def latest_eval(run_dir: Path, name: str | None = None) -> dict[str, np.ndarray] | None:
+    """Arrays of the newest saved adaptation evaluation of a run (``nacre eval`` or end of training; ``name``:
+    ``nacre eval --name``'s)."""
+    files = eval_files(run_dir, name)
     if not files:
         return None
     with np.load(files[-1]) as data:

@@ -23,7 +23,8 @@ def _nan_to_none(values: np.ndarray) -> list[float | None]:
 
 def save_evaluation(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
     """Write ``result`` (an adaptation result with ``to_dict``) of ``trainer``'s current iteration atomically;
-    ``tag`` is ``test``, ``train`` or ``final``. Returns the ``.npz`` path."""
+    ``tag`` is ``test``, ``train`` or ``final``, or ``test-NAME`` for ``nacre eval --name NAME`` (kept beside the
+    unnamed evaluation of the same iteration instead of replacing it). Returns the ``.npz`` path."""
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"adaptation_iter{trainer.iteration:06d}_{tag}.npz"
