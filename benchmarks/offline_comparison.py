@@ -5,7 +5,7 @@ Usage::
     nacre dataset generate macaw-cheetah-vel --out data/macaw-cheetah-vel          # once (preset fast)
     python benchmarks/offline_comparison.py --dataset data/macaw-cheetah-vel --out runs/offline-cv \\
         [--domain cheetah-vel|walker-params] [--methods macaw offline-pearl mt-finetune] [--splits id ood] \\
-        [--seeds 0 1 2 3 4] [--preset fast] [--iterations N] [--eval-only]
+        [--seeds 0 1 2 3 4] [--preset fast] [--iterations N] [--eval-only] [--archive DIR]
 
 One dataset serves a domain's splits: cheetah-vel has ``macaw-cheetah-vel`` (35 train / 5 test velocities) and
 ``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025); walker-params has ``macaw-walker-params`` (30 / 5).
@@ -23,8 +23,10 @@ task; offline PEARL takes no gradient steps and is evaluated once). The script p
 Adaptations that diverged are left out of the statistics (their share is shown). It writes ``OUT/summary.json``
 and one PNG per split and k, plus learning curves. The k = 256 evaluation of each run is also saved the way
 ``nacre eval`` saves one (``RUN/eval/adaptation_iterNNNNNN_test.npz``), so ``nacre report OUT/*`` reports the same
-numbers across seeds; the k = 8 one as ``nacre eval --name k8`` does (``_test-k8.npz``, read by ``nacre report
-OUT/* --evaluation k8``).
+numbers across seeds; with ``--archive DIR`` every finished and evaluated run's small files (logs, config,
+evaluations; no checkpoints) are copied to ``DIR/<run>`` as ``benchmarks/archive_runs.py`` does, so the results
+survive the machine. The k = 8 evaluation is saved as ``nacre eval --name k8`` does (``_test-k8.npz``, read by
+``nacre report OUT/* --evaluation k8``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from archive_runs import archive_run  # benchmarks/archive_runs.py, beside this script
 
 from nacre.algos.registry import preset
 from nacre.evaluation.metrics import iqm, stratified_bootstrap_ci
@@ -88,6 +91,11 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
     return run_dir
 
 
+def _finished(run_dir: Path) -> bool:
+    trainer = load_trainer(run_dir, weights_only=True)
+    return trainer.iteration >= trainer.cfg.num_iterations
+
+
 def evaluate(run_dir: Path, k: int) -> dict:
     """Returns ``[runs, tasks, steps]`` after k offline transitions, cached in the run's eval folder."""
     cache = run_dir / "eval" / f"offline_k{k}.json"
@@ -121,6 +129,8 @@ def main() -> None:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--iterations", type=int, default=None, help="override each preset's num_iterations")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the newest checkpoints, no training")
+    parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
+                        help="copy each finished run's logs and evaluations (no checkpoints) to DIR/<run>")
     args = parser.parse_args()
     args.splits = args.splits or list(DOMAINS[args.domain])
     unknown = sorted(set(args.splits) - set(DOMAINS[args.domain]))
@@ -136,6 +146,8 @@ def main() -> None:
                 if list_checkpoints(run_dir / "checkpoints"):
                     for k in KS:
                         evals[k].append(evaluate(run_dir, k))
+                    if args.archive and _finished(run_dir):
+                        archive_run(run_dir, args.archive)
             summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary))
