@@ -13,7 +13,12 @@ With ``--train`` (the A/B run behind the presets' choice): PEARL ``--preset fast
 iterations per seed, once with termination and once without (run directories ``OUT/terminate-sS`` and
 ``OUT/no-terminate-sS``, resumed if present). Both arms are then evaluated on the same non-terminating environment
 (all 200 steps count), on their held-out goals, 2 runs x 3 trajectories: the return after 2 exploration
-trajectories (the paper's number) and the final distance to the goal, mean over tasks and runs per seed.
+trajectories (the paper's number), the final distance to the goal, mean over tasks and runs per seed, and the
+share of all evaluation steps spent in a state the termination rule calls unhealthy (torso height outside
+[0.2, 1.0]: fallen or flipped), the behaviour a terminating critic would pay for. For the terminating arm it
+also reads the training data in the run's replay buffer: the mean episode length and the share of episodes cut
+short by the rule, in the initial collection and in the data of the training iterations (a policy learning to
+fall would shorten the later episodes).
 """
 
 from __future__ import annotations
@@ -63,8 +68,9 @@ def train_arm(out: Path, terminate: bool, seed: int, iterations: int) -> Path:
     return run_dir
 
 
-def evaluate_without_termination(run_dir: Path, seed: int) -> tuple[float, float, int]:
-    """(return of trajectory 3, final goal distance of trajectory 3, env steps) on non-terminating envs."""
+def evaluate_without_termination(run_dir: Path, seed: int) -> tuple[float, float, float, int]:
+    """(return of trajectory 3, final goal distance of trajectory 3, share of unhealthy steps over all
+    trajectories, env steps) on non-terminating envs."""
     import torch
 
     from nacre.algos.pearl.adapter import PearlAdapter
@@ -83,20 +89,45 @@ def evaluate_without_termination(run_dir: Path, seed: int) -> tuple[float, float
     result = adaptation_curves(PearlAdapter(trainer.learner, deterministic=True, gen=gen), trainer.split.test,
                                make_env, 2, 3, dist.episode_length, np.random.default_rng(seed))  # fmt: skip
     final = np.asarray([w.distances[2] for w in wrappers])  # each pair's third trajectory
-    return float(result.returns[:, :, 2].mean()), float(final.mean()), int(trainer.env_steps)
+    unhealthy = sum(w.unhealthy for w in wrappers) / sum(w.steps for w in wrappers)
+    return float(result.returns[:, :, 2].mean()), float(final.mean()), unhealthy, int(trainer.env_steps)
+
+
+def training_episodes(run_dir: Path, initial_rows: int) -> tuple[float, float, float, float]:
+    """(mean length, share ended early) of the replay buffer's episodes, for the initial collection (episodes
+    starting in a task's first ``initial_rows`` rows) and for the later ones (the training iterations')."""
+    from nacre.training.loop import load_trainer
+
+    trainer = load_trainer(run_dir)
+    first, later = [], []
+    for buf in trainer.rl_buffer.tasks.values():
+        starts = list(buf._episode_starts)  # noqa: SLF001 - the buffer's own episode bookkeeping
+        ends = [*starts[1:], len(buf)]
+        for start, end in zip(starts, ends, strict=True):
+            (first if start < initial_rows else later).append(end - start)
+    full = trainer.distribution.episode_length
+    summary = []
+    for lengths in (first, later):
+        a = np.asarray(lengths, dtype=float)
+        summary += [float(a.mean()) if len(a) else float("nan"), float((a < full).mean()) if len(a) else float("nan")]
+    return tuple(summary)  # type: ignore[return-value]
 
 
 class _RecordFinalDistance:
-    """Wrapper recording ``info["goal_distance"]`` at the end of each of its episodes."""
+    """Wrapper recording ``info["goal_distance"]`` at the end of each of its episodes, and counting its steps
+    and those that end in an unhealthy state."""
 
     def __init__(self, env) -> None:  # noqa: ANN001
         self.env, self.distances = env, []
+        self.steps = self.unhealthy = 0
 
     def __getattr__(self, name: str):  # noqa: ANN204
         return getattr(self.env, name)
 
     def step(self, action):  # noqa: ANN001, ANN201
         out = self.env.step(action)
+        self.steps += 1
+        self.unhealthy += not self.env.unwrapped.is_healthy
         if out[2] or out[3]:
             self.distances.append(float(out[4]["goal_distance"]))
         return out
@@ -112,14 +143,23 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=20)
     args = ap.parse_args()
     if args.train:
-        print("| arm | seed | env steps | return of trajectory 3 (no termination at test) | final goal distance |")
-        print("|---|---|---|---|---|")
+        print("| arm | seed | env steps | return of trajectory 3 (no termination at test) | final goal distance "
+              "| unhealthy steps |")
+        print("|---|---|---|---|---|---|")
         for seed in args.seeds:
             for terminate in (True, False):
                 run_dir = train_arm(args.out, terminate, seed, args.iterations)
-                ret, dist, steps = evaluate_without_termination(run_dir, seed)
+                ret, dist, unhealthy, steps = evaluate_without_termination(run_dir, seed)
                 arm = "terminate" if terminate else "no termination"
-                print(f"| {arm} | {seed} | {steps:,} | {ret:.1f} | {dist:.2f} |", flush=True)
+                print(f"| {arm} | {seed} | {steps:,} | {ret:.1f} | {dist:.2f} | {unhealthy:.1%} |", flush=True)
+                if terminate:
+                    from nacre.training.loop import load_trainer
+
+                    cfg = load_trainer(run_dir, weights_only=True).cfg
+                    init_len, init_early, late_len, late_early = training_episodes(run_dir, cfg.num_initial_steps)
+                    print(f"|   training data, seed {seed}: initial collection: mean episode {init_len:.0f} steps, "
+                          f"{init_early:.0%} ended early; iterations: mean {late_len:.0f} steps, {late_early:.0%} "
+                          "ended early | | | | | |", flush=True)  # fmt: skip
         return
     for terminate in (True, False):
         ends = early_ends(terminate, args.episodes, args.seed)
