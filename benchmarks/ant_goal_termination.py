@@ -93,12 +93,13 @@ def evaluate_without_termination(run_dir: Path, seed: int) -> tuple[float, float
     return float(result.returns[:, :, 2].mean()), float(final.mean()), unhealthy, int(trainer.env_steps)
 
 
-def training_episodes(run_dir: Path, initial_rows: int) -> tuple[float, float, float, float]:
+def training_episodes(run_dir: Path) -> tuple[float, float, float, float]:
     """(mean length, share ended early) of the replay buffer's episodes, for the initial collection (episodes
-    starting in a task's first ``initial_rows`` rows) and for the later ones (the training iterations')."""
+    starting in a task's first ``num_initial_steps`` rows) and for the later ones (the training iterations')."""
     from nacre.training.loop import load_trainer
 
     trainer = load_trainer(run_dir)
+    initial_rows = trainer.cfg.num_initial_steps
     first, later = [], []
     for buf in trainer.rl_buffer.tasks.values():
         starts = list(buf._episode_starts)  # noqa: SLF001 - the buffer's own episode bookkeeping
@@ -153,10 +154,7 @@ def main() -> None:
                 arm = "terminate" if terminate else "no termination"
                 print(f"| {arm} | {seed} | {steps:,} | {ret:.1f} | {dist:.2f} | {unhealthy:.1%} |", flush=True)
                 if terminate:
-                    from nacre.training.loop import load_trainer
-
-                    cfg = load_trainer(run_dir, weights_only=True).cfg
-                    init_len, init_early, late_len, late_early = training_episodes(run_dir, cfg.num_initial_steps)
+                    init_len, init_early, late_len, late_early = training_episodes(run_dir)
                     print(f"|   training data, seed {seed}: initial collection: mean episode {init_len:.0f} steps, "
                           f"{init_early:.0%} ended early; iterations: mean {late_len:.0f} steps, {late_early:.0%} "
                           "ended early | | | | | |", flush=True)  # fmt: skip

@@ -43,6 +43,7 @@ from archive_runs import archive_run  # benchmarks/archive_runs.py, beside this 
 from nacre.algos.registry import preset
 from nacre.evaluation.metrics import iqm, stratified_bootstrap_ci
 from nacre.evaluation.offline_adaptation import nan_quantiles
+from nacre.evaluation.runs import named_eval_tag
 from nacre.evaluation.saving import save_evaluation
 from nacre.logging import read_jsonl
 from nacre.training.checkpoint import list_checkpoints
@@ -108,7 +109,8 @@ def evaluate(run_dir: Path, k: int) -> dict:
     result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=steps, rng=np.random.default_rng(1234))
     # saved as `nacre eval` saves them, for `nacre report`: the config's k as the default evaluation, any other k
     # as `nacre eval --name kK` does (`nacre report OUT/* --evaluation k8`)
-    save_evaluation(run_dir, trainer, result, tag="test" if k == trainer.cfg.eval_transitions else f"test-k{k}")
+    tag = "test" if k == trainer.cfg.eval_transitions else named_eval_tag(f"k{k}")
+    save_evaluation(run_dir, trainer, result, tag=tag)
     rows = read_jsonl(run_dir / "progress.jsonl")
     out = {"iteration": trainer.iteration, "grad_steps": trainer.grad_steps, "k": k, "steps": steps,
            "returns": result.returns.tolist(), "wall_clock": rows[-1]["time/wall_clock"] if rows else 0.0}  # fmt: skip

@@ -334,13 +334,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             raise UserError(f"{name} must be positive, got {value}")
     if args.steps is not None and args.steps < 0:
         raise UserError(f"--steps must be 0 or more, got {args.steps}")
-    from nacre.evaluation.runs import EVAL_NAME
+    from nacre.evaluation.runs import named_eval_tag
 
+    tag = args.tasks
     if args.name is not None:
         if args.tasks != "test":
             raise UserError("--name is for evaluations on the test tasks")
-        if not EVAL_NAME.fullmatch(args.name):
-            raise UserError(f"--name {args.name!r}: use 1-40 letters, digits, '_' or '.'")
+        try:
+            tag = named_eval_tag(args.name)
+        except ValueError as exc:
+            raise UserError(f"--name {exc}") from None
     trainer = load_trainer(args.run_dir, args.checkpoint, device=args.device, weights_only=True, warn=_warn_line)
     offline = trainer.algorithm != "pearl"
     if offline and args.trajectories is not None:
@@ -369,7 +372,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         result = trainer.evaluate(args.tasks, args.runs, args.trajectories, rng=rng, progress=progress)
     if bar is not None:
         bar.close()
-    path = save_evaluation(args.run_dir, trainer, result, tag=args.tasks if args.name is None else f"test-{args.name}")
+    path = save_evaluation(args.run_dir, trainer, result, tag=tag)
     print(_format_curve(trainer, result))
     print(f"nacre: saved {path}", file=sys.stderr)
     return 0

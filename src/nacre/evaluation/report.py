@@ -44,13 +44,13 @@ import numpy as np
 from nacre import __version__
 from nacre.evaluation import metrics
 from nacre.evaluation.runs import (
-    EVAL_NAME,
     IGNORED_FIELDS,
     RunReadError,
     derive_command,
     eval_files,
     git_revision,
     group_key,
+    named_eval_tag,
     read_meta,
     recorded_command,
 )
@@ -92,8 +92,11 @@ class ReportOptions:
             raise ReportError(f"confidence must be between 0 and 1 (exclusive), got {self.confidence}")
         if self.threshold is not None and not math.isfinite(self.threshold):
             raise ReportError(f"threshold must be a finite number, got {self.threshold}")
-        if self.evaluation is not None and not EVAL_NAME.fullmatch(str(self.evaluation)):
-            raise ReportError(f"evaluation name {self.evaluation!r}: use 1-40 letters, digits, '_' or '.'")
+        if self.evaluation is not None:
+            try:
+                named_eval_tag(self.evaluation)
+            except ValueError as exc:
+                raise ReportError(f"evaluation name {exc}") from None
         if self.reference_steps is not None and not (math.isfinite(self.reference_steps)
                                                      and self.reference_steps > 0):  # fmt: skip
             raise ReportError(f"reference steps must be a positive number, got {self.reference_steps}")
@@ -499,6 +502,7 @@ class Reached:
 
     group: Group
     steps: float | None
+    ratio: float | None  # steps over the reference point's env steps
     last: float
     seeds: int
 
@@ -607,7 +611,7 @@ def _sample_efficiency(groups: Sequence[Group], distributions: Sequence[str],
                              f"env steps (the first is at {curve.x[0]:g})")  # fmt: skip
             continue
         i = int(inside[-1])
-        target = float(np.atleast_1d(curve.summary.estimate)[i])
+        at, target = float(curve.x[i]), float(np.atleast_1d(curve.summary.estimate)[i])
         rows = []
         for g in candidates:
             if g is ref:
@@ -615,8 +619,9 @@ def _sample_efficiency(groups: Sequence[Group], distributions: Sequence[str],
             c = g.learning["return"]
             assert c.summary is not None
             steps = metrics.first_reaching(c.x, np.atleast_1d(c.summary.estimate), target)
-            rows.append(Reached(g, steps, float(c.x[-1]), c.values.shape[0]))
-        out[dist] = Efficiency(ref, float(curve.x[i]), target, rows)
+            rows.append(Reached(g, steps, steps / at if steps is not None else None, float(c.x[-1]),
+                                c.values.shape[0]))  # fmt: skip
+        out[dist] = Efficiency(ref, at, target, rows)
     return out
 
 
@@ -887,7 +892,7 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
                 curve_rows.append([g.distribution, g.label, kind, float(x), est[i], low[i], high[i],
                                    curve.values.shape[0]])  # fmt: skip
     efficiency_rows = [[dist, e.reference.label, e.at, e.target, r.group.label, r.seeds, r.steps,
-                        r.steps / e.at if r.steps is not None else "", r.last]
+                        "" if r.ratio is None else r.ratio, r.last]
                        for dist, e in report.efficiency.items() for r in e.rows]  # fmt: skip
     for dist, comps in report.comparisons.items():
         for c in comps:
@@ -923,7 +928,7 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
         "sample_efficiency": [{"distribution": d, "reference": e.reference.label, "reference_env_steps": e.at,
                                "target_return": e.target,
                                "groups": [{"group": r.group.label, "seeds": r.seeds, "env_steps_to_reach": r.steps,
-                                           "ratio": r.steps / e.at if r.steps is not None else None,
+                                           "ratio": r.ratio,
                                            "last_env_steps": r.last} for r in e.rows]}
                               for d, e in report.efficiency.items()],
         "runs": runs,
@@ -1005,7 +1010,7 @@ def _markdown(report: Report, command: str | None) -> str:
                     lines.append(f"| {_cell(r.group.label)} | {r.seeds} | not reached within {r.last:,.0f} | "
                                  f"> {r.last / eff.at:.3g}x |")  # fmt: skip
                 else:
-                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | {r.steps:,.0f} | {r.steps / eff.at:.3g}x |")
+                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | {r.steps:,.0f} | {r.ratio:.3g}x |")
         kinds = ("online", "offline", "onpolicy")
         stems = ([f"{_slug(dist)}_{kind}_curves" for kind in kinds] + [f"{_slug(dist)}_env_steps"]
                  + [f"{_slug(dist)}_final"])  # fmt: skip

@@ -71,6 +71,14 @@ def group_key(meta: dict[str, Any]) -> str:
 EVAL_NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
 
 
+def named_eval_tag(name: str) -> str:
+    """The file tag of ``nacre eval --name NAME``'s evaluations (``adaptation_iterN_<tag>.npz``); ``ValueError``
+    naming the rule if ``name`` cannot be part of a file name."""
+    if not EVAL_NAME.fullmatch(str(name)):
+        raise ValueError(f"{name!r}: use 1-40 letters, digits, '_' or '.'")
+    return f"test-{name}"
+
+
 def eval_files(run_dir: Path, name: str | None = None) -> list[Path]:
     """Saved held-out-task evaluations, oldest first. Without ``name``: the unnamed ones (``nacre eval`` or end of
     training), by iteration, and at equal iterations ``nacre eval``'s ``_test`` after training's ``_final``. With
@@ -78,7 +86,7 @@ def eval_files(run_dir: Path, name: str | None = None) -> list[Path]:
     folder = Path(run_dir) / "eval"
     files = sorted(folder.glob("adaptation_iter*_*.npz")) if folder.is_dir() else []
     if name is not None:
-        return [f for f in files if f.stem.endswith(f"_test-{name}")]
+        return [f for f in files if f.stem.endswith(f"_{named_eval_tag(name)}")]
     return [f for f in files if f.stem.endswith(("_test", "_final"))]
 
 
