@@ -42,8 +42,13 @@ from nacre.training.loop import RunDirError, latest_checkpoint, load_trainer, tr
 ENV = "point-robot"
 PLAIN = dict(q_ensemble="split", detach_critic_in_policy_loss=False, fused_v_policy_backward=False,
              inplace_relu=False, fused_linear_relu=False, precision="fp32")  # fmt: skip
-FAST = dict(q_ensemble="split", detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True,
-            fused_linear_relu=True)
+FAST = dict(
+    q_ensemble="split",
+    detach_critic_in_policy_loss=True,
+    fused_v_policy_backward=True,
+    inplace_relu=True,
+    fused_linear_relu=True,
+)
 
 
 def arm_overrides(arm: str, fast_precision: str) -> dict:

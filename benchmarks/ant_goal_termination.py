@@ -144,8 +144,10 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=20)
     args = ap.parse_args()
     if args.train:
-        print("| arm | seed | env steps | return of trajectory 3 (no termination at test) | final goal distance "
-              "| unhealthy steps |")
+        print(
+            "| arm | seed | env steps | return of trajectory 3 (no termination at test) | final goal distance "
+            "| unhealthy steps |"
+        )
         print("|---|---|---|---|---|---|")
         for seed in args.seeds:
             for terminate in (True, False):

@@ -123,16 +123,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS),
-                        help="macaw-skip7: MACAW with the reference's every-7th-row buffers")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=DEFAULT_METHODS,
+        choices=list(METHODS),
+        help="macaw-skip7: MACAW with the reference's every-7th-row buffers",
+    )
     parser.add_argument("--domain", default="cheetah-vel", choices=list(DOMAINS))
     parser.add_argument("--splits", nargs="+", default=None, choices=["id", "ood"], help="default: the domain's")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--iterations", type=int, default=None, help="override each preset's num_iterations")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the newest checkpoints, no training")
-    parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
-                        help="copy each finished run's logs and evaluations (no checkpoints) to DIR/<run>")
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="copy each finished run's logs and evaluations (no checkpoints) to DIR/<run>",
+    )
     args = parser.parse_args()
     args.splits = args.splits or list(DOMAINS[args.domain])
     unknown = sorted(set(args.splits) - set(DOMAINS[args.domain]))
@@ -259,8 +269,14 @@ def plot(summary: dict[str, dict], args: argparse.Namespace) -> None:
                 (line,) = ax.plot(STEPS, q[1], marker="o", ms=3, label=f"{method} ({len(by_k[str(k)])} seeds)")
                 ax.fill_between(STEPS, q[0], q[2], alpha=0.2, color=line.get_color())
             title = f"{domain} {split}, k = {k} offline transitions"
-            _save_figure(fig, ax, out / f"{domain.replace('-', '_')}_{split}_k{k}.png",
-                         xlabel="test-time adaptation steps", ylabel="return (median, 25-75%)", title=title)
+            _save_figure(
+                fig,
+                ax,
+                out / f"{domain.replace('-', '_')}_{split}_k{k}.png",
+                xlabel="test-time adaptation steps",
+                ylabel="return (median, 25-75%)",
+                title=title,
+            )
 
 
 def learning_curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,8 +41,11 @@ def main() -> None:
     def show(label: str) -> None:
         kept, wiped = returns(True), returns(False)
         gain = (kept - wiped).mean(axis=-1).reshape(-1)
-        print(f"{label:>14}  memory {np.round(kept.mean(axis=(0, 1)), 2)}  wiped {np.round(wiped.mean(axis=(0, 1)), 2)}"
-              f"  gain {gain.mean():.2f} (SE {gain.std(ddof=1) / np.sqrt(len(gain)):.2f})", flush=True)
+        print(
+            f"{label:>14}  memory {np.round(kept.mean(axis=(0, 1)), 2)}  wiped {np.round(wiped.mean(axis=(0, 1)), 2)}"
+            f"  gain {gain.mean():.2f} (SE {gain.std(ddof=1) / np.sqrt(len(gain)):.2f})",
+            flush=True,
+        )
 
     start = time.perf_counter()
     show("before")

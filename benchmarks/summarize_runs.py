@@ -36,8 +36,15 @@ def main() -> None:
         data = latest_eval(rd)
         at = int(data["iteration"]) if data is not None else rows[-1]["iteration"]
         last = next(r for r in rows if r["iteration"] == at)  # the row of the evaluated checkpoint
-        cells = [rd.name, str(cfg["use_information_bottleneck"]), str(cfg["seed"]), str(last["iteration"]),
-                 f"{last['time/env_steps']:,}", f"{last['time/grad_steps']:,}", f"{last['time/wall_clock']:.0f}"]
+        cells = [
+            rd.name,
+            str(cfg["use_information_bottleneck"]),
+            str(cfg["seed"]),
+            str(last["iteration"]),
+            f"{last['time/env_steps']:,}",
+            f"{last['time/grad_steps']:,}",
+            f"{last['time/wall_clock']:.0f}",
+        ]
         if data is None:
             cells += ["-"] * (2 * len(ks))
         else:

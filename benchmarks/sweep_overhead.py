@@ -70,8 +70,10 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     seeds = list(range(args.trials))
     spec = args.out / "bench.toml"
-    spec.write_text(f'name = "bench"\n[[entries]]\nalgorithm = "pearl"\ndistribution = "{args.distribution}"\n'
-                    f'preset = "{args.preset}"\nseeds = {seeds}\nconfig = {{ num_iterations = {args.iterations} }}\n')
+    spec.write_text(
+        f'name = "bench"\n[[entries]]\nalgorithm = "pearl"\ndistribution = "{args.distribution}"\n'
+        f'preset = "{args.preset}"\nseeds = {seeds}\nconfig = {{ num_iterations = {args.iterations} }}\n'
+    )
 
     sequential = []
     for seed in seeds:
@@ -87,13 +89,19 @@ def main() -> None:
     busy = sum(inside.values()) / args.concurrent
     overhead = sweep - busy
     seq = sum(sequential)
-    print(f"trials: {args.trials} x PEARL {args.distribution} ({args.preset}, {args.iterations} iterations), "
-          f"ray {ray.__version__}, {os.cpu_count()} CPUs")
+    print(
+        f"trials: {args.trials} x PEARL {args.distribution} ({args.preset}, {args.iterations} iterations), "
+        f"ray {ray.__version__}, {os.cpu_count()} CPUs"
+    )
     print(f"sequential nacre train: {seq:.1f} s (per trial {', '.join(f'{s:.1f}' for s in sequential)})")
-    print(f"nacre sweep, {args.concurrent} concurrent: {sweep:.1f} s; in-trial times "
-          f"{', '.join(f'{s:.1f}' for s in sorted(inside.values()))} s (sum / {args.concurrent} = {busy:.1f} s)")
-    print(f"Ray overhead: {overhead:.1f} s = {overhead / sweep:.1%} of the sweep's wall-clock; "
-          f"speed-up over sequential: {seq / sweep:.2f}x")
+    print(
+        f"nacre sweep, {args.concurrent} concurrent: {sweep:.1f} s; in-trial times "
+        f"{', '.join(f'{s:.1f}' for s in sorted(inside.values()))} s (sum / {args.concurrent} = {busy:.1f} s)"
+    )
+    print(
+        f"Ray overhead: {overhead:.1f} s = {overhead / sweep:.1%} of the sweep's wall-clock; "
+        f"speed-up over sequential: {seq / sweep:.2f}x"
+    )
 
 
 if __name__ == "__main__":

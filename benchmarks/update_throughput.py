@@ -50,8 +50,13 @@ def random_inputs(cfg, obs_dim: int, act_dim: int, device: torch.device):
     return batch, ctx
 
 
-PLAIN = dict(q_ensemble="split", detach_critic_in_policy_loss=False, fused_v_policy_backward=False,
-             inplace_relu=False, fused_linear_relu=False)  # the reference's computation
+PLAIN = dict(
+    q_ensemble="split",
+    detach_critic_in_policy_loss=False,
+    fused_v_policy_backward=False,
+    inplace_relu=False,
+    fused_linear_relu=False,
+)  # the reference's computation
 LEVERS = {  # each lever alone, on top of the plain step
     "batched twin-Q (bmm)": dict(q_ensemble="batched"),
     "detached Q in L_pi": dict(detach_critic_in_policy_loss=True),
@@ -59,10 +64,20 @@ LEVERS = {  # each lever alone, on top of the plain step
     "in-place ReLU": dict(inplace_relu=True),
     "fused linear+bias+ReLU (oneDNN)": dict(fused_linear_relu=True),
 }
-ALL = dict(q_ensemble="split", detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True,
-           fused_linear_relu=True)
-PREVIOUS = dict(q_ensemble="batched", detach_critic_in_policy_loss=True, fused_v_policy_backward=True,
-                inplace_relu=False, fused_linear_relu=False)  # the default before the speed options existed
+ALL = dict(
+    q_ensemble="split",
+    detach_critic_in_policy_loss=True,
+    fused_v_policy_backward=True,
+    inplace_relu=True,
+    fused_linear_relu=True,
+)
+PREVIOUS = dict(
+    q_ensemble="batched",
+    detach_critic_in_policy_loss=True,
+    fused_v_policy_backward=True,
+    inplace_relu=False,
+    fused_linear_relu=False,
+)  # the default before the speed options existed
 
 
 def variants(full: bool) -> dict[str, dict]:

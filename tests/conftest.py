@@ -26,8 +26,13 @@ def make_point_robot_dataset(root, n_train=6, n_test=3, episodes=16, seed=0):
     split = dist.split(seed, n_train, n_test)
     tasks = [*split.train, *split.test]
     splits = {"train": list(range(n_train)), "test": list(range(n_train, n_train + n_test))}
-    init_dataset_root(root, distribution_id=dist.id, tasks=tasks, splits=splits,
-                      config={"behaviour": "scripted-noisy-goal-seeking", "seed": seed, "episodes": episodes})
+    init_dataset_root(
+        root,
+        distribution_id=dist.id,
+        tasks=tasks,
+        splits=splits,
+        config={"behaviour": "scripted-noisy-goal-seeking", "seed": seed, "episodes": episodes},
+    )
     rng = np.random.default_rng(seed)
     for i, task in enumerate(tasks):
         env = dist.make_env(task)
@@ -35,6 +40,7 @@ def make_point_robot_dataset(root, n_train=6, n_test=3, episodes=16, seed=0):
         trajs = []
         for _ in range(episodes):
             std = rng.uniform(0.2, 2.0)
+
             def policy(obs, idx, s=std, g=goal):
                 return np.clip((g - obs) / 0.1 + s * rng.standard_normal(obs.shape), -1, 1)
 

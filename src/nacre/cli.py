@@ -76,22 +76,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: the newest)")
     ev.add_argument("--runs", type=int, default=None, help="independent runs per task (default: config num_evals)")
-    ev.add_argument("--trajectories", type=int, default=None,
-                    help="PEARL: trajectories per run (adaptation curve length)")
-    ev.add_argument("--transitions", type=int, default=None,
-                    help="all but PEARL: transitions to adapt on per test task (offline methods: drawn from its data; "
-                         "MAML-TRPO/ProMP/MAESN: rollouts per step = ceil(N / horizon); not RL2)")
-    ev.add_argument("--steps", type=int, default=None,
-                    help="all but PEARL: evaluate after 0, 1, ..., STEPS test-time steps (RL2: a trial of STEPS + 1 "
-                         "episodes; default: 0 and eval_steps)")
-    ev.add_argument("--test-time-guard", choices=["true", "false"], default=None,
-                    help="MACAW: backtrack test-time steps beyond the meta-trained ones (default: the run's setting)")
+    ev.add_argument(
+        "--trajectories", type=int, default=None, help="PEARL: trajectories per run (adaptation curve length)"
+    )
+    ev.add_argument(
+        "--transitions",
+        type=int,
+        default=None,
+        help="all but PEARL: transitions to adapt on per test task (offline methods: drawn from its data; "
+        "MAML-TRPO/ProMP/MAESN: rollouts per step = ceil(N / horizon); not RL2)",
+    )
+    ev.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="all but PEARL: evaluate after 0, 1, ..., STEPS test-time steps (RL2: a trial of STEPS + 1 "
+        "episodes; default: 0 and eval_steps)",
+    )
+    ev.add_argument(
+        "--test-time-guard",
+        choices=["true", "false"],
+        default=None,
+        help="MACAW: backtrack test-time steps beyond the meta-trained ones (default: the run's setting)",
+    )
     ev.add_argument("--tasks", choices=["test", "train"], default="test")
     ev.add_argument("--device", default=None)
     ev.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
-    ev.add_argument("--name", default=None, metavar="NAME",
-                    help="save as eval/adaptation_iterN_test-NAME.npz, beside the default evaluation instead of "
-                         "replacing it (e.g. --transitions 8 --name k8); nacre report --evaluation NAME reads it")
+    ev.add_argument(
+        "--name",
+        default=None,
+        metavar="NAME",
+        help="save as eval/adaptation_iterN_test-NAME.npz, beside the default evaluation instead of "
+        "replacing it (e.g. --transitions 8 --name k8); nacre report --evaluation NAME reads it",
+    )
     ev.add_argument("--no-progress", action="store_true")
 
     vid = sub.add_parser("video", help="render the adaptation episodes on a held-out task (MP4 or GIF)")
@@ -99,10 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     vid.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file (default: the newest)")
     vid.add_argument("--task-index", type=int, default=0, help="which task of the split (default: 0)")
     vid.add_argument("--tasks", choices=["test", "train"], default="test")
-    vid.add_argument("--trajectories", type=int, default=None,
-                     help="trajectories to render (default: the exploration ones and the first adapted one)")
-    vid.add_argument("--out", type=Path, default=None,
-                     help="output .mp4 or .gif (default: RUN_DIR/videos/task<i>.mp4, .gif without imageio-ffmpeg)")
+    vid.add_argument(
+        "--trajectories",
+        type=int,
+        default=None,
+        help="trajectories to render (default: the exploration ones and the first adapted one)",
+    )
+    vid.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output .mp4 or .gif (default: RUN_DIR/videos/task<i>.mp4, .gif without imageio-ffmpeg)",
+    )
     vid.add_argument("--fps", type=float, default=None, help="frames per second (default: real time; 5 top-down)")
     vid.add_argument("--max-steps", type=int, default=None, help="cap on steps per trajectory (default: all)")
     vid.add_argument("--every", type=int, default=1, help="keep one frame every N steps (default: 1)")
@@ -295,8 +320,13 @@ def _format_curve(trainer: Any, result: Any) -> str:
         return _format_offline(trainer, result)
     from nacre.evaluation.adaptation import format_adaptation
 
-    return format_adaptation(result, trainer.cfg.test_return_index, trainer.iteration, trainer.env_steps,
-                             show_success=trainer.distribution.has_sparse_reward)
+    return format_adaptation(
+        result,
+        trainer.cfg.test_return_index,
+        trainer.iteration,
+        trainer.env_steps,
+        show_success=trainer.distribution.has_sparse_reward,
+    )
 
 
 def _format_offline(trainer: Any, result: Any) -> str:
@@ -349,8 +379,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if offline and args.trajectories is not None:
         raise UserError("--trajectories is for PEARL runs; offline methods take --transitions and --steps")
     if not offline and (args.transitions is not None or args.steps is not None):
-        raise UserError("--transitions and --steps are for the methods that adapt by test-time steps; PEARL takes "
-                        "--trajectories")
+        raise UserError(
+            "--transitions and --steps are for the methods that adapt by test-time steps; PEARL takes --trajectories"
+        )
     if args.test_time_guard is not None:
         if trainer.algorithm != "macaw":
             raise UserError("--test-time-guard is for MACAW runs")
@@ -483,8 +514,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     print(f"algorithms (nacre train ALGORITHM ...): {', '.join(ALGORITHMS)}")
     print(f"PEARL presets: {', '.join(PRESETS)}")
-    print(f"offline presets (macaw, offline-pearl: PEARL's, mt-finetune): {', '.join(MACAW_PRESETS)}; "
-          "offline methods train from a dataset (nacre dataset generate)")
+    print(
+        f"offline presets (macaw, offline-pearl: PEARL's, mt-finetune): {', '.join(MACAW_PRESETS)}; "
+        "offline methods train from a dataset (nacre dataset generate)"
+    )
     return 0
 
 

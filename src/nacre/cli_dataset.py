@@ -106,10 +106,18 @@ def add_generate_parser(dataset_subparsers: Any) -> None:
                        ("updates-per-step", float), ("random-steps", int), ("replay-capacity", int),
                        ("checkpoint-every", int)):  # fmt: skip
         group.add_argument(f"--{flag}", type=kind, default=None)
-    gen.add_argument("--precision", choices=["fp32", "bf16", "auto"], default=None,
-                     help="SAC matmul precision (presets: auto = bf16 only on hardware with bf16 matrix units)")
-    gen.add_argument("--shard", default=None, metavar="K/N",
-                     help="per-task: generate only tasks i with i %% N == K (run N processes, one per shard)")
+    gen.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "auto"],
+        default=None,
+        help="SAC matmul precision (presets: auto = bf16 only on hardware with bf16 matrix units)",
+    )
+    gen.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="per-task: generate only tasks i with i %% N == K (run N processes, one per shard)",
+    )
     gen.add_argument("--device", default=None, help="where SAC runs: cpu (default), cuda, cuda:N")
     gen.add_argument("--ray", action="store_true",
                      help="per-task: run the tasks as parallel Ray tasks (this machine, or --address; needs the "

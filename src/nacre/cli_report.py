@@ -34,12 +34,21 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default: 0)")
     report.add_argument("--confidence", type=float, default=0.95,
                         help="confidence level of the intervals (default: 0.95)")  # fmt: skip
-    report.add_argument("--threshold", type=float, default=None, metavar="GAMMA",
-                        help="optimality-gap threshold (default: 1.0 for --metric success, none for returns)")
+    report.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="GAMMA",
+        help="optimality-gap threshold (default: 1.0 for --metric success, none for returns)",
+    )
     report.add_argument("--label", action="append", default=None,
                         help="name of a group of runs, once per group in order of first appearance")  # fmt: skip
-    report.add_argument("--evaluation", default=None, metavar="NAME",
-                        help="use the evaluations saved by nacre eval --name NAME (default: the unnamed ones)")
+    report.add_argument(
+        "--evaluation",
+        default=None,
+        metavar="NAME",
+        help="use the evaluations saved by nacre eval --name NAME (default: the unnamed ones)",
+    )
     report.add_argument("--reference", default=None, metavar="LABEL",
                         help="group whose return the sample-efficiency table measures the others against "
                              "(default: the PEARL group of each distribution)")  # fmt: skip

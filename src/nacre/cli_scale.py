@@ -14,27 +14,74 @@ from typing import Any
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", default=None,
-                        help="join this Ray cluster (e.g. auto, or HOST:6379); default: a local Ray on this machine")
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="join this Ray cluster (e.g. auto, or HOST:6379); default: a local Ray on this machine",
+    )
     parser.add_argument("--root", type=Path, default=None, metavar="DIR", help="where the run directories go")
-    parser.add_argument("--data-root", type=Path, default=None, metavar="DIR",
-                        help="fills {data_root} in the spec's dataset paths (default: data)")
-    parser.add_argument("--cpus-per-trial", type=float, default=1.0, metavar="N",
-                        help="Ray CPUs per trial; torch uses that many threads (default: 1)")
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0, metavar="F",
-                        help="Ray GPUs per trial, fractions allowed; trials then train on cuda (default: 0)")
-    parser.add_argument("--max-concurrent", type=int, default=None, metavar="N",
-                        help="at most N trials at once (default: as many as the resources allow)")
-    parser.add_argument("--retries", type=int, default=0, metavar="N",
-                        help="restart a failed trial up to N times; it resumes from its checkpoint (default: 0)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
-                        help="run only these seeds' trials (the others can run later into the same root)")
-    parser.add_argument("--algorithms", nargs="+", default=None, metavar="ALGO",
-                        help="run only these algorithms' trials (names as in the spec)")
-    parser.add_argument("--distributions", nargs="+", default=None, metavar="DIST",
-                        help="run only the trials on these distributions (names as in the spec)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="check the spec and list every trial's state (new, resume, done, skipped); run nothing")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="fills {data_root} in the spec's dataset paths (default: data)",
+    )
+    parser.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="Ray CPUs per trial; torch uses that many threads (default: 1)",
+    )
+    parser.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="Ray GPUs per trial, fractions allowed; trials then train on cuda (default: 0)",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N trials at once (default: as many as the resources allow)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="restart a failed trial up to N times; it resumes from its checkpoint (default: 0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="run only these seeds' trials (the others can run later into the same root)",
+    )
+    parser.add_argument(
+        "--algorithms",
+        nargs="+",
+        default=None,
+        metavar="ALGO",
+        help="run only these algorithms' trials (names as in the spec)",
+    )
+    parser.add_argument(
+        "--distributions",
+        nargs="+",
+        default=None,
+        metavar="DIST",
+        help="run only the trials on these distributions (names as in the spec)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the spec and list every trial's state (new, resume, done, skipped); run nothing",
+    )
 
 
 def add_scale_parsers(sub: Any) -> None:

@@ -441,8 +441,12 @@ def _command_parser() -> _Parser:
                             "meaning; nacre train ALGORITHM DISTRIBUTION [--preset NAME] --help shows the preset's "
                             "values.")  # fmt: skip
     parser.add_argument("algorithm", nargs="?", metavar="ALGORITHM", help=f"one of: {', '.join(_algorithms())}")
-    parser.add_argument("distribution", nargs="?", metavar="DISTRIBUTION",
-                        help="task distribution id, e.g. sparse-point-robot (nacre list)")
+    parser.add_argument(
+        "distribution",
+        nargs="?",
+        metavar="DISTRIBUTION",
+        help="task distribution id, e.g. sparse-point-robot (nacre list)",
+    )
     run = parser.add_argument_group("run options (not stored in the config)")
     for flags, kwargs in RUN_OPTIONS:
         run.add_argument(*flags, **kwargs)
@@ -452,13 +456,29 @@ def _command_parser() -> _Parser:
 USAGE = "nacre train ALGORITHM DISTRIBUTION [--preset NAME] [--SETTING VALUE ...] | nacre train --resume RUN_DIR"
 #: the options of ``nacre train`` besides the settings (argparse arguments; also listed in each algorithm's help)
 RUN_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
-    (("--preset",), dict(default="fast", metavar="NAME", help="the algorithm's preset the settings start from "
-                                                              "(default: fast)")),
-    (("--run-dir",), dict(type=Path, default=None, metavar="DIR",
-                          help="where to write the run (default: runs/ALGORITHM-DISTRIBUTION-sSEED-TIME)")),
-    (("--resume",), dict(type=Path, default=None, metavar="RUN_DIR",
-                         help="continue a stopped run (no ALGORITHM or DISTRIBUTION; only settings marked "
-                              "changeable on --resume may be given)")),
+    (
+        ("--preset",),
+        dict(default="fast", metavar="NAME", help="the algorithm's preset the settings start from (default: fast)"),
+    ),
+    (
+        ("--run-dir",),
+        dict(
+            type=Path,
+            default=None,
+            metavar="DIR",
+            help="where to write the run (default: runs/ALGORITHM-DISTRIBUTION-sSEED-TIME)",
+        ),
+    ),
+    (
+        ("--resume",),
+        dict(
+            type=Path,
+            default=None,
+            metavar="RUN_DIR",
+            help="continue a stopped run (no ALGORITHM or DISTRIBUTION; only settings marked "
+            "changeable on --resume may be given)",
+        ),
+    ),
     (("--iterations",), dict(type=int, default=None, metavar="N", help="stop after N more iterations")),
     (("--no-progress",), dict(action="store_true", help="hide the progress bar")),
     (("--no-tensorboard",), dict(action="store_true", help="do not write TensorBoard events")),
@@ -562,8 +582,13 @@ def _help_only(metavar: str, text: str, hint: str, switch: bool = False) -> Any:
     arg = tyro.conf.arg(help=text, help_behavior_hint=hint)
     if switch:
         return typing.Annotated[bool, tyro.conf.FlagCreatePairsOff, arg]
-    spec = PrimitiveConstructorSpec(nargs=1, metavar=metavar, instance_from_str=lambda args: args[0],
-                                    is_instance=lambda v: isinstance(v, str), str_from_instance=lambda v: [v])
+    spec = PrimitiveConstructorSpec(
+        nargs=1,
+        metavar=metavar,
+        instance_from_str=lambda args: args[0],
+        is_instance=lambda v: isinstance(v, str),
+        str_from_instance=lambda v: [v],
+    )
     return typing.Annotated[str, spec, arg]
 
 
@@ -572,8 +597,10 @@ def help_note(command: TrainCommand, label: str) -> str:
         return f"The settings a resumed run may change; defaults shown: those of the run in {command.resume}."
     if command.distribution is not None:
         return f"Defaults shown: the {command.preset!r} preset for {command.distribution}."
-    return (f"Defaults shown: the {label} config defaults; give a task distribution (nacre train {command.algorithm} "
-            f"DISTRIBUTION [--preset NAME] --help) to see a preset's values.")
+    return (
+        f"Defaults shown: the {label} config defaults; give a task distribution (nacre train {command.algorithm} "
+        f"DISTRIBUTION [--preset NAME] --help) to see a preset's values."
+    )
 
 
 def flag(name: str) -> str:
@@ -582,8 +609,10 @@ def flag(name: str) -> str:
 
 # ---------------------------------------------------------------------- what nacre.cli's train command calls
 def usage_line() -> str:
-    return (f"usage: nacre train {'|'.join(_algorithms())} DISTRIBUTION [--preset NAME] [--SETTING VALUE ...] "
-            "(or --resume RUN_DIR; nacre train ALGORITHM --help lists the settings)")
+    return (
+        f"usage: nacre train {'|'.join(_algorithms())} DISTRIBUTION [--preset NAME] [--SETTING VALUE ...] "
+        "(or --resume RUN_DIR; nacre train ALGORITHM --help lists the settings)"
+    )
 
 
 def read_settings(config_cls: type, words: Sequence[str], prog: str) -> dict[str, Any]:

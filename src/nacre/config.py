@@ -42,9 +42,7 @@ class ConfigBase:
             if expected is not None and (
                 not isinstance(value, expected) or (expected is int and isinstance(value, bool))
             ):
-                raise ConfigError(
-                    f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}"
-                )
+                raise ConfigError(f"{f.name} must be of type {expected.__name__}, got {type(value).__name__} {value!r}")
             if expected is float and not math.isfinite(value):
                 raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
 

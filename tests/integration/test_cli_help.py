@@ -61,7 +61,7 @@ def test_pearl_help_lists_pearl_settings_with_their_doc_text(capsys):
     assert "--inner-buffer-skip" not in text
     # the field's #: comment is its help; the comment headings group the flags
     assert "the reference's initialisation (rlkit's fan-in rule" in text
-    assert "twin Q: \"split\" runs one matmul per critic" in text
+    assert 'twin Q: "split" runs one matmul per critic' in text
     for group in ("task distribution options", "model options", "losses options", "batches options",
                   "data collection options", "meta-test options", "run options", "command options"):  # fmt: skip
         assert group in text
@@ -158,8 +158,9 @@ def test_help_with_an_unknown_distribution_or_preset_is_one_line(capsys):
 def test_resume_refuses_settings_it_cannot_change(tmp_path, capsys):
     from nacre.algos.pearl.config import preset
 
-    (tmp_path / "config.json").write_text(json.dumps({"algorithm": "pearl",
-                                                      "config": preset("tiny", "point-robot").to_dict()}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"algorithm": "pearl", "config": preset("tiny", "point-robot").to_dict()})
+    )
     line = _one_line(["train", "--resume", str(tmp_path), "--hidden-size", "8", "--inner-steps", "2"], capsys)
     assert "cannot change hidden_size, inner_steps when resuming (only " in line
     line = _one_line(["train", "--resume", str(tmp_path), "--num-iterations", "x"], capsys)
@@ -187,7 +188,11 @@ def test_flags_may_come_before_the_positional_arguments():
     command = parse_command(["--meta-batch", "8", "--preset", "paper", "pearl", "point-robot", "--seed=2",
                              "--no-progress"])  # fmt: skip
     assert (command.algorithm, command.distribution, command.preset, command.no_progress) == (
-        "pearl", "point-robot", "paper", True)
+        "pearl",
+        "point-robot",
+        "paper",
+        True,
+    )
     assert command.settings == ["--meta-batch", "8", "--seed=2"]
 
 

@@ -17,8 +17,18 @@ from nacre.cli import main
 from nacre.training.checkpoint import list_checkpoints, load_checkpoint
 
 TINY = ["--preset", "tiny", "--no-progress", "--no-tensorboard"]
-GENERATE = ["dataset", "generate", "point-robot", "--preset", "tiny", "--n-train", "2", "--n-test", "1",
-            "--no-progress"]
+GENERATE = [
+    "dataset",
+    "generate",
+    "point-robot",
+    "--preset",
+    "tiny",
+    "--n-train",
+    "2",
+    "--n-test",
+    "1",
+    "--no-progress",
+]
 
 
 def _digest(directory):

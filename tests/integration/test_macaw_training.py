@@ -102,8 +102,19 @@ def test_wrong_distribution_for_the_dataset(point_dataset):
 
 def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "macaw", "point-robot", "--preset", "tiny", "--dataset", str(point_dataset),
-            "--run-dir", str(run), "--no-progress", "--no-tensorboard"]
+    args = [
+        "train",
+        "macaw",
+        "point-robot",
+        "--preset",
+        "tiny",
+        "--dataset",
+        str(point_dataset),
+        "--run-dir",
+        str(run),
+        "--no-progress",
+        "--no-tensorboard",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "offline adaptation on 3 held-out tasks" in out
@@ -172,8 +183,9 @@ def test_a_diverging_adaptation_is_recorded_and_never_reaches_the_env(point_data
         env.step = lambda a: seen.append(np.isfinite(a).all()) or step(a)
         return env
 
-    result = offline_adaptation_curves(Exploding(), tr.test_data, tr.split.test, make_env, 2, 8, [0, 1], 20,
-                                       np.random.default_rng(0))
+    result = offline_adaptation_curves(
+        Exploding(), tr.test_data, tr.split.test, make_env, 2, 8, [0, 1], 20, np.random.default_rng(0)
+    )
     assert all(seen) and len(seen) == 2 * 3 * 2 * 20
     assert not result.diverged[:, :, 0].any() and result.diverged[:, :, 1].all()
     assert np.isfinite(result.returns[:, :, 0]).all() and np.isnan(result.returns[:, :, 1]).all()

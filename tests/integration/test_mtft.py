@@ -93,14 +93,14 @@ def test_finetuning_zeroes_the_id_changes_the_policy_and_leaves_the_trained_weig
     from nacre.algos.macaw.adapter import stack_rows
 
     tuned = tr.learner.finetune(stack_rows([batch], "cpu"), [0, 1, 20])
-    assert seen and all(not x[..., tr.obs_dim:].any() for x in seen)  # zero id while tuning
+    assert seen and all(not x[..., tr.obs_dim :].any() for x in seen)  # zero id while tuning
     trained = dict(tr.learner.policy.named_parameters())
     assert all(torch.equal(v, trained[k]) for k, v in tuned[0].items())
     assert all(not torch.equal(tuned[20][k], trained[k]) for k in trained)
     assert any(not torch.equal(tuned[20][k], tuned[1][k]) for k in trained)
     seen.clear()
     tr.evaluate(num_runs=1, steps=[0, 20], rng=np.random.default_rng(0))
-    assert seen and all(not x[..., tr.obs_dim:].any() for x in seen)  # zero id while acting
+    assert seen and all(not x[..., tr.obs_dim :].any() for x in seen)  # zero id while acting
     after = _flat_state(tr.learner.state_dict())
     assert after.keys() == state.keys() and all(torch.equal(after[k], v) for k, v in state.items())
 
@@ -179,8 +179,21 @@ def test_resume_refuses_changed_data(point_dataset, tmp_path):
 
 def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     run = tmp_path / "run"
-    args = ["train", "mt-finetune", "point-robot", "--preset", "tiny", "--dataset", str(point_dataset),
-            "--run-dir", str(run), "--no-progress", "--no-tensorboard", "--finetune-policy-lr", "0.002"]
+    args = [
+        "train",
+        "mt-finetune",
+        "point-robot",
+        "--preset",
+        "tiny",
+        "--dataset",
+        str(point_dataset),
+        "--run-dir",
+        str(run),
+        "--no-progress",
+        "--no-tensorboard",
+        "--finetune-policy-lr",
+        "0.002",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "offline adaptation on 3 held-out tasks" in out
@@ -194,6 +207,22 @@ def test_cli_train_eval_resume(point_dataset, tmp_path, capsys):
     assert load_trainer(run).cfg.finetune_policy_lr == 0.002
     assert main(["train", "--resume", str(run), "--num-iterations", "3", "--no-progress", "--no-tensorboard"]) == 0
     assert load_trainer(run).iteration == 3
-    assert main(["train", "mt-finetune", "point-robot", "--preset", "tiny", "--dataset", str(point_dataset),
-                 "--run-dir", str(tmp_path / "r2"), "--inner-steps", "2"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "mt-finetune",
+                "point-robot",
+                "--preset",
+                "tiny",
+                "--dataset",
+                str(point_dataset),
+                "--run-dir",
+                str(tmp_path / "r2"),
+                "--inner-steps",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "not a MT+FT setting" in capsys.readouterr().err

@@ -144,7 +144,8 @@ def test_plugin_presets_train(tmp_path):
 def test_entry_point_discovery(tmp_path, monkeypatch):
     pkg = tmp_path / "ep_plugin_pkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent('''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent('''
         import numpy as np
         from nacre.envs import TaskDistribution
         from nacre.envs.point_robot import PointRobotEnv
@@ -158,7 +159,8 @@ def test_entry_point_discovery(tmp_path, monkeypatch):
                 return [{"goal": [float(x), 0.0]} for x in rng.uniform(-1, 1, size=n)]
             def make_env(self, task):
                 return PointRobotEnv(tuple(task["goal"]), 20)
-    '''))
+    ''')
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     eps = [importlib.metadata.EntryPoint(name="ep-goals", value="ep_plugin_pkg:EpGoals", group="nacre.distributions"),
            importlib.metadata.EntryPoint(name="broken-goals-v3", value="no_such_module_xyz:Nothing",
@@ -201,7 +203,8 @@ def test_non_json_task_is_refused_before_the_run_dir_exists(tmp_path):
 def test_split_json_round_trip_and_errors():
     split = make_distribution("line-goals").split(0, 3, 2)
     assert split_from_json(json.loads(json.dumps(split_to_json(split)))) == TaskSplit(
-        tuple(dict(t) for t in split.train), tuple(dict(t) for t in split.test))
+        tuple(dict(t) for t in split.train), tuple(dict(t) for t in split.test)
+    )
     with pytest.raises(ValueError, match="not plain JSON"):
         split_to_json(TaskSplit(train=({"g": float("nan")},), test=()))
     with pytest.raises(ValueError, match="lists 'train' and 'test'"):
@@ -347,7 +350,8 @@ def test_cli_with_a_broken_mujoco_prints_one_line(tmp_path):
     fake = tmp_path / "fake" / "mujoco"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(
-        'raise OSError("libmujoco.so.4.0.0: cannot open shared object file: No such file or directory")\n')
+        'raise OSError("libmujoco.so.4.0.0: cannot open shared object file: No such file or directory")\n'
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), str(ROOT / "src")])}
     out = subprocess.run([sys.executable, "-m", "nacre.cli", "train", "pearl", "cheetah-vel", "--preset", "tiny",
                           "--run-dir", str(tmp_path / "run"), "--no-progress"],

@@ -140,7 +140,10 @@ def test_recorded_command_and_git_revision_are_used(pearl_runs, tmp_path):
     report = write_report([run], tmp_path / "out", ReportOptions(reps=20))
     (row,) = report.run_table()
     assert (row["command"], row["command_source"], row["git_revision"]) == (
-        "nacre train pearl sparse-point-robot --kl-lambda 0.5", "recorded", "abc123")
+        "nacre train pearl sparse-point-robot --kl-lambda 0.5",
+        "recorded",
+        "abc123",
+    )
 
 
 # ---------------------------------------------------------------------- synthetic offline runs
@@ -375,8 +378,9 @@ def test_sample_efficiency_against_the_pearl_group(env_step_runs, tmp_path, caps
     PEARL's IQM at 300 steps is the IQM of (-10, -12, -8) = -10 (3 values: nothing trimmed); MAML-TRPO's IQM
     curve first reaches it at 5000 steps ((-9 - 8) / 2 = -8.5; at 4000 it is -11); ProMP never does."""
     out = tmp_path / "report"
-    assert main(["report", *map(str, env_step_runs), "--out", str(out), "--bootstrap-reps", REPS]) == 0, \
+    assert main(["report", *map(str, env_step_runs), "--out", str(out), "--bootstrap-reps", REPS]) == 0, (
         capsys.readouterr().err
+    )
     assert metrics.iqm(np.array([-10.0, -12.0, -8.0])) == pytest.approx(-10.0)
     rows = {r["group"]: r for r in _rows(out / "efficiency.csv")}
     assert set(rows) == {"maml-trpo", "promp"}

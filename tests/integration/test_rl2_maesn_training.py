@@ -20,8 +20,10 @@ from tests.integration.onpolicy_runs import (
 )
 
 METHODS = ("rl2-ppo", "maesn")
-RESUME_KW = {"rl2-ppo": dict(num_iterations=4, eval_every=2, checkpoint_every=1, minibatch_trials=1),
-             "maesn": dict(num_iterations=4, eval_every=2, checkpoint_every=1, eval_steps=2)}
+RESUME_KW = {
+    "rl2-ppo": dict(num_iterations=4, eval_every=2, checkpoint_every=1, minibatch_trials=1),
+    "maesn": dict(num_iterations=4, eval_every=2, checkpoint_every=1, eval_steps=2),
+}
 
 
 @pytest.mark.parametrize("algorithm", METHODS)

@@ -75,7 +75,7 @@ def test_resume_equals_never_stopping(tmp_path, encoder):
 def test_checkpoint_is_complete(tmp_path):
     tr = PearlTrainer(_cfg(num_iterations=1))
     train(tr, tmp_path / "run", tensorboard=False)
-    (it, path), = list_checkpoints(tmp_path / "run" / "checkpoints")
+    ((it, path),) = list_checkpoints(tmp_path / "run" / "checkpoints")
     state = load_checkpoint(path)
     assert it == 1 and state["counters"]["iteration"] == 1
     assert set(state["learner"]["optimizers"]) == {"policy", "qf", "vf", "context"}
@@ -99,7 +99,7 @@ def test_divergence_stops_with_last_good_checkpoint_intact(tmp_path):
 def test_checkpoint_without_a_newer_config_field_still_loads(tmp_path):
     tr = PearlTrainer(_cfg(num_iterations=1))
     train(tr, tmp_path / "run", tensorboard=False)
-    (_, path), = list_checkpoints(tmp_path / "run" / "checkpoints")
+    ((_, path),) = list_checkpoints(tmp_path / "run" / "checkpoints")
     state = load_checkpoint(path)
     del state["config"]["precision"]  # as written by a nacre that predates the field
     from nacre.training.checkpoint import save_checkpoint

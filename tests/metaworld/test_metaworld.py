@@ -18,8 +18,10 @@ pytestmark = pytest.mark.metaworld
 try:  # the installed distribution, not a directory named metaworld on sys.path (this one, under tests/)
     importlib.metadata.version("metaworld")
 except importlib.metadata.PackageNotFoundError:
-    pytest.skip("the metaworld extra is not installed (pip install -e '.[metaworld]' in its own environment)",
-                allow_module_level=True)
+    pytest.skip(
+        "the metaworld extra is not installed (pip install -e '.[metaworld]' in its own environment)",
+        allow_module_level=True,
+    )
 
 import metaworld  # noqa: E402
 

@@ -34,14 +34,28 @@ def _write(tmp_path, text, name="spec.yaml"):
 def test_grid_expands_to_trials_with_deterministic_names(tmp_path):
     spec = load_spec(_write(tmp_path, GRID))
     names = [t.name for t in spec.trials]
-    assert names == ["pearl-sparse-point-robot-tiny-kl_lambda=0.1-s0", "pearl-sparse-point-robot-tiny-kl_lambda=0.1-s1",
-                     "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s0", "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s1"]
+    assert names == [
+        "pearl-sparse-point-robot-tiny-kl_lambda=0.1-s0",
+        "pearl-sparse-point-robot-tiny-kl_lambda=0.1-s1",
+        "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s0",
+        "pearl-sparse-point-robot-tiny-kl_lambda=1.0-s1",
+    ]
     first = spec.trials[0]
     from nacre.algos.pearl.config import preset
 
     assert first.config == preset("tiny", "sparse-point-robot", seed=0, kl_lambda=0.1).to_dict()
-    assert first.train_argv("RUN")[2:] == ["pearl", "sparse-point-robot", "--preset", "tiny", "--seed", "0",
-                                           "--kl-lambda", "0.1", "--run-dir", "RUN"]
+    assert first.train_argv("RUN")[2:] == [
+        "pearl",
+        "sparse-point-robot",
+        "--preset",
+        "tiny",
+        "--seed",
+        "0",
+        "--kl-lambda",
+        "0.1",
+        "--run-dir",
+        "RUN",
+    ]
     assert [t.name for t in load_spec(_write(tmp_path, GRID)).trials] == names  # deterministic
 
 
@@ -141,8 +155,10 @@ def test_missing_and_foreign_datasets(tmp_path, point_dataset):
         load_spec(_write(tmp_path, body), data_root=data, label="S")
     text = str(err.value)
     assert text.startswith("S: 2 datasets not found") and "\n" not in text
-    assert (f"make them with: nacre dataset generate macaw-cheetah-vel --out {data}/macaw-cheetah-vel --preset fast"
-            f" && nacre dataset generate point-robot --out {data}/point-robot --preset fast") in text
+    assert (
+        f"make them with: nacre dataset generate macaw-cheetah-vel --out {data}/macaw-cheetah-vel --preset fast"
+        f" && nacre dataset generate point-robot --out {data}/point-robot --preset fast"
+    ) in text
     data.mkdir()
     (data / "point-robot").symlink_to(point_dataset)
     one = _write(tmp_path, body.replace("macaw-cheetah-vel, ", ""))
@@ -168,8 +184,10 @@ def test_planned_algorithms_are_skipped_with_one_line_each(tmp_path, capsys, mon
     assert main(["sweep", str(path), "--dry-run", "--root", str(tmp_path / "r")]) == 0
     out, err = capsys.readouterr()
     skips = [line for line in err.splitlines() if "skipping" in line]
-    assert skips == ["nacre: skipping 4 maesn trials of entry 2 (sparse-point-robot, point-robot): algorithm 'maesn' "
-                     "is not in this nacre yet"]
+    assert skips == [
+        "nacre: skipping 4 maesn trials of entry 2 (sparse-point-robot, point-robot): algorithm 'maesn' "
+        "is not in this nacre yet"
+    ]
     assert "new     pearl-sparse-point-robot-tiny-s0" in out and "maesn" not in out
     assert "4 trials" not in err and "6 trials: 2 new, 0 to resume, 0 done, 4 skipped" in err
 
@@ -200,8 +218,10 @@ def test_reproduce_missing_datasets_name_the_generate_commands(tmp_path, capsys)
     code = main(["reproduce", "macaw-fig2", "--scale", "cpu", "--data-root", str(tmp_path / "d"), "--dry-run"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
-    assert (f"macaw-fig2: entry 1: dataset {tmp_path}/d/macaw-cheetah-vel not found; make it with: nacre dataset "
-            f"generate macaw-cheetah-vel --out {tmp_path}/d/macaw-cheetah-vel --preset fast") in err
+    assert (
+        f"macaw-fig2: entry 1: dataset {tmp_path}/d/macaw-cheetah-vel not found; make it with: nacre dataset "
+        f"generate macaw-cheetah-vel --out {tmp_path}/d/macaw-cheetah-vel --preset fast"
+    ) in err
 
 
 def test_sweep_without_ray_says_how_to_install(tmp_path, capsys, monkeypatch):
@@ -250,9 +270,11 @@ def test_entry_keys_replace_the_defaults_singular_or_plural(tmp_path):
         """), scale="cpu")  # fmt: skip
     assert [(t.name, t.config["num_iterations"]) for t in spec.trials] == [("pearl-sparse-point-robot-tiny-s7", 3)]
     spec = load_spec(tmp_path / "spec.yaml", scale="paper")
-    assert [t.name for t in spec.trials] == ["pearl-sparse-point-robot-tiny-s7",
-                                             "pearl-point-robot-tiny-kl_lambda=0.5-s0",
-                                             "pearl-point-robot-tiny-kl_lambda=0.5-s1"]
+    assert [t.name for t in spec.trials] == [
+        "pearl-sparse-point-robot-tiny-s7",
+        "pearl-point-robot-tiny-kl_lambda=0.5-s0",
+        "pearl-point-robot-tiny-kl_lambda=0.5-s1",
+    ]
 
 
 def test_seeds_option_runs_part_of_the_grid(tmp_path, capsys):
@@ -278,8 +300,12 @@ def test_algorithms_and_distributions_options_run_part_of_a_figure(tmp_path, cap
                  "--seeds", "0"]) == 0  # fmt: skip
     captured = capsys.readouterr()
     listed = sorted(line.split()[1] for line in captured.out.splitlines())
-    assert listed == ["pearl-cheetah-dir-fast-s0", "pearl-cheetah-vel-fast-s0",
-                      "rl2-ppo-cheetah-dir-fast-s0", "rl2-ppo-cheetah-vel-fast-s0"]
+    assert listed == [
+        "pearl-cheetah-dir-fast-s0",
+        "pearl-cheetah-vel-fast-s0",
+        "rl2-ppo-cheetah-dir-fast-s0",
+        "rl2-ppo-cheetah-vel-fast-s0",
+    ]
     assert "4 trials: 4 new" in captured.err
     assert main([*argv, "--distributions", "cheetah-vel", "half-cheetah"]) == 2
     err = capsys.readouterr().err
@@ -306,8 +332,10 @@ def test_pearl_fig2_cpu_1m_budgets_reach_the_comparison_budgets():
         if t.algorithm in ("maml-trpo", "promp"):  # pre- and post-update rollouts
             assert c["num_iterations"] * c["meta_batch"] * c["rollouts_per_task"] * 200 * 2 == 20_000_000
         elif t.algorithm == "rl2-ppo":
-            assert c["num_iterations"] * c["meta_batch"] * c["trials_per_task"] * c["episodes_per_trial"] * 200 \
+            assert (
+                c["num_iterations"] * c["meta_batch"] * c["trials_per_task"] * c["episodes_per_trial"] * 200
                 == 20_000_000
+            )
 
 
 def test_reproduce_unknown_scale_is_one_line(capsys):

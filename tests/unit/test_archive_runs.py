@@ -7,7 +7,8 @@ from nacre.cli import main
 from nacre.evaluation.report import ReportOptions, build_report
 
 _spec = importlib.util.spec_from_file_location(
-    "archive_runs", Path(__file__).resolve().parents[2] / "benchmarks" / "archive_runs.py")
+    "archive_runs", Path(__file__).resolve().parents[2] / "benchmarks" / "archive_runs.py"
+)
 archive_runs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(archive_runs)
 

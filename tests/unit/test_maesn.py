@@ -127,16 +127,22 @@ def test_meta_test_starts_at_the_prior_halves_step_sizes_and_leaves_the_meta_par
     result = tr.evaluate(steps=[0, 1, 3], num_runs=2)
     assert result.returns.shape == (2, 2, 3)
     assert scales == [1.0, 0.5, 0.25]
-    assert torch.equal(starts[0][0], torch.zeros_like(starts[0][0])) and torch.equal(starts[0][1],
-                                                                                     torch.zeros_like(starts[0][1]))
+    assert torch.equal(starts[0][0], torch.zeros_like(starts[0][0])) and torch.equal(
+        starts[0][1], torch.zeros_like(starts[0][1])
+    )
     for b, (_, p) in zip(before, tr.learner.named_parameters(), strict=True):
         assert torch.equal(b, p)
 
 
 def test_defaults_are_the_reference_settings():
     cfg = MaesnConfig()
-    assert (cfg.hidden_size, cfg.hidden_layers, cfg.latent_dim, cfg.inner_lr, cfg.prior_kl_weight) == (100, 2, 2, 0.5,
-                                                                                                        0.1)
+    assert (cfg.hidden_size, cfg.hidden_layers, cfg.latent_dim, cfg.inner_lr, cfg.prior_kl_weight) == (
+        100,
+        2,
+        2,
+        0.5,
+        0.1,
+    )
     assert (cfg.max_kl, cfg.cg_iterations, cfg.backtrack_ratio, cfg.max_backtracks) == (0.01, 10, 0.8, 15)
     assert (cfg.meta_batch, cfg.rollouts_per_task, cfg.num_iterations, cfg.discount) == (20, 20, 500, 0.99)
 

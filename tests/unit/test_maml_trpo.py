@@ -82,8 +82,9 @@ def test_meta_kl_hessian_vector_product_matches_finite_differences_of_its_gradie
     _, kl = meta_surrogate_and_kl(theta, pre, post, LR, create_graph=True)
     assert float(kl.detach()) == pytest.approx(0.0, abs=1e-12)  # the sampling policy is the adapted one at theta
     hvp = hessian_vector_product(kl, list(theta.values()))
-    v = torch.randn(sum(p.numel() for p in theta.values()), generator=torch.Generator().manual_seed(5),
-                    dtype=torch.float64)
+    v = torch.randn(
+        sum(p.numel() for p in theta.values()), generator=torch.Generator().manual_seed(5), dtype=torch.float64
+    )
     analytic = hvp(v)  # before the parameters move (the graph holds their values)
 
     def kl_grad():
@@ -163,12 +164,22 @@ def test_presets_exist_for_every_registered_distribution(name):
 def test_presets_take_overrides_and_reject_bad_values():
     cfg = preset("fast", "cheetah-vel", meta_batch=7, env_kwargs={"foo": 1})
     assert cfg.meta_batch == 7 and cfg.env_kwargs == {"foo": 1}
-    assert preset("paper", "walker-params", env_kwargs={"frame_skip": 2}).env_kwargs == {"timestep": 0.004,
-                                                                                        "frame_skip": 2}
+    assert preset("paper", "walker-params", env_kwargs={"frame_skip": 2}).env_kwargs == {
+        "timestep": 0.004,
+        "frame_skip": 2,
+    }
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("huge", "point-robot")
-    bad = [("max_kl", 0.0), ("backtrack_ratio", 1.0), ("inner_lr", -0.1), ("gae_lambda", 1.5),
-           ("rollouts_per_task", 0), ("horizon", -1), ("cg_damping", -1.0), ("min_std", 2.0)]
+    bad = [
+        ("max_kl", 0.0),
+        ("backtrack_ratio", 1.0),
+        ("inner_lr", -0.1),
+        ("gae_lambda", 1.5),
+        ("rollouts_per_task", 0),
+        ("horizon", -1),
+        ("cg_damping", -1.0),
+        ("min_std", 2.0),
+    ]
     for field, value in bad:
         with pytest.raises(ConfigError, match=field):
             MamlTrpoConfig(**{field: value})

@@ -117,8 +117,9 @@ def test_gae_and_returns_against_a_hand_computed_trajectory():
     np.testing.assert_allclose(adv.gae(rewards, values, mask, 0.9, 0.8), [a0, a1, a2, 0.0])
     np.testing.assert_allclose(adv.discounted_returns(rewards, mask, 0.9), [1 + 0.9 * 4.7, 4.7, 3.0, 0.0])
     # lambda = 1: returns minus the baseline
-    np.testing.assert_allclose(adv.gae(rewards, values, mask, 0.9, 1.0),
-                               adv.discounted_returns(rewards, mask, 0.9) - values * mask)
+    np.testing.assert_allclose(
+        adv.gae(rewards, values, mask, 0.9, 1.0), adv.discounted_returns(rewards, mask, 0.9) - values * mask
+    )
     # lambda = 0: one-step TD errors
     np.testing.assert_allclose(adv.gae(rewards, values, mask, 0.9, 0.0), [1.4, 2.35, 1.5, 0.0])
     # batched: leading dimensions are independent
@@ -209,8 +210,10 @@ def test_policy_initialisation_and_distribution_functions():
     normal = torch.distributions.Normal(mean, log_std.exp())
     torch.testing.assert_close(log_prob(mean, log_std, actions), normal.log_prob(actions).sum(-1))
     other = torch.distributions.Normal(mean + 0.3, (log_std - 0.2).exp())
-    torch.testing.assert_close(kl_divergence(mean, log_std, mean + 0.3, log_std - 0.2),
-                               torch.distributions.kl_divergence(normal, other).sum(-1))
+    torch.testing.assert_close(
+        kl_divergence(mean, log_std, mean + 0.3, log_std - 0.2),
+        torch.distributions.kl_divergence(normal, other).sum(-1),
+    )
     with torch.no_grad():
         p["log_std"].fill_(-50.0)
     assert torch.allclose(pol(obs)[1], torch.full((4, 3), math.log(1e-6)))  # the std floor
@@ -332,8 +335,7 @@ def test_sampler_is_a_function_of_the_generator():
     for a, b in zip(runs[0], runs[1], strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(runs[0].actions, runs[2].actions)
-    det = sample_rollouts(EnvPool(make, [0.0], 1), _policy(1.0)[0], 2, 5, np.random.default_rng(0),
-                          deterministic=True)
+    det = sample_rollouts(EnvPool(make, [0.0], 1), _policy(1.0)[0], 2, 5, np.random.default_rng(0), deterministic=True)
     assert (det.actions == 1.0).all()
 
 

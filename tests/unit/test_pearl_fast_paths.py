@@ -24,10 +24,16 @@ FAST = {
     "fused": dict(fused_v_policy_backward=True),
     "inplace": dict(inplace_relu=True),
     "fused-linear-relu": dict(fused_linear_relu=True),
-    "all": dict(detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True,
-                fused_linear_relu=True),  # fmt: skip
-    "all-batched": dict(q_ensemble="batched", detach_critic_in_policy_loss=True, fused_v_policy_backward=True,
-                        inplace_relu=True, fused_linear_relu=True),  # fmt: skip
+    "all": dict(
+        detach_critic_in_policy_loss=True, fused_v_policy_backward=True, inplace_relu=True, fused_linear_relu=True
+    ),  # fmt: skip
+    "all-batched": dict(
+        q_ensemble="batched",
+        detach_critic_in_policy_loss=True,
+        fused_v_policy_backward=True,
+        inplace_relu=True,
+        fused_linear_relu=True,
+    ),  # fmt: skip
 }
 MODULES = ("encoder", "qf", "vf", "policy", "target_vf")
 

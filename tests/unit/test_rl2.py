@@ -79,7 +79,6 @@ def test_hidden_state_is_carried_within_a_trial_and_reset_between_trials():
     assert not np.allclose(second.actions[0, 0, 0], leaked[0, 0].numpy(), atol=1e-3)
 
 
-
 def test_memoryless_trials_act_on_the_current_input_only():
     """The no-adaptation ablation: every action is the policy's first-step output on that step's input alone."""
     dist = make_distribution("point-robot")
@@ -92,6 +91,7 @@ def test_memoryless_trials_act_on_the_current_input_only():
         carried, _ = policy.sequence(x[None])
     np.testing.assert_allclose(trials.actions[0, 0], alone.numpy(), atol=1e-5)
     assert not np.allclose(trials.actions[0, 0, 1:], carried[0, 1:].numpy(), atol=1e-3)  # not the carried state
+
 
 def test_clipped_objective_matches_hand_computed_values():
     ratios = torch.tensor([1.5, 0.5, 1.1, 0.5, 0.7])

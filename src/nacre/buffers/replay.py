@@ -19,6 +19,8 @@ def field_widths(obs_dim: int, action_dim: int) -> dict[str, int]:
     """Columns of each stored field; a row is ``sum(widths) * 4`` bytes (float32)."""
     return {"obs": obs_dim, "actions": action_dim, "rewards": 1, "sparse_rewards": 1, "next_obs": obs_dim,
             "terminated": 1}  # fmt: skip
+
+
 _INITIAL_ROWS = 1024
 
 

@@ -20,8 +20,9 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.datasets.loader import OfflineTaskData, Window, load_offline_tasks, macaw_batch
 
 # the torch-backed loader loads on first use, so that the store alone (its errors, manifests) stays light
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(
-    ["OfflineTaskData", "Window", "load_offline_tasks", "macaw_batch"], "nacre.datasets.loader"))
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(["OfflineTaskData", "Window", "load_offline_tasks", "macaw_batch"], "nacre.datasets.loader")
+)
 
 __all__ = [
     "FORMAT_VERSION",

@@ -64,7 +64,8 @@ class OfflineTaskData:
         if not 0 < n <= kept:
             raise ValueError(
                 f"cannot take {n} consecutive rows from task {self.task_index} ({kept} rows"
-                + (f" after keeping every {skip}th" if skip > 1 else "") + ")"
+                + (f" after keeping every {skip}th" if skip > 1 else "")
+                + ")"
             )
         start = int(rng.integers(0, kept - n + 1))
         return np.arange(start, start + n) * skip

@@ -37,8 +37,10 @@ def dataset_split(dataset: str | Path, distribution: TaskDistribution) -> Datase
     checksums = {str(k): v.get("checksum") for k, v in manifest.get("finished", {}).items()}
     if manifest.get("distribution_id") == distribution.id:
         train, test = tuple(manifest["splits"]["train"]), tuple(manifest["splits"]["test"])
-    elif hasattr(distribution, "fixed_tasks") and hasattr(distribution, "train_indices") and (
-        [task_to_json(t) for t in distribution.fixed_tasks()] == tasks
+    elif (
+        hasattr(distribution, "fixed_tasks")
+        and hasattr(distribution, "train_indices")
+        and ([task_to_json(t) for t in distribution.fixed_tasks()] == tasks)
     ):
         train, test = tuple(distribution.train_indices), tuple(distribution.test_indices)
     else:

@@ -352,7 +352,9 @@ def write_task_dataset(
             _fsync_path(root)
             manifest["spaces"] = spaces
             manifest["finished"][str(task_index)] = {
-                "checksum": checksum, "transitions": stats["transitions"], "episodes": stats["episodes"],
+                "checksum": checksum,
+                "transitions": stats["transitions"],
+                "episodes": stats["episodes"],
             }
             manifest["finished"] = dict(sorted(manifest["finished"].items(), key=lambda kv: int(kv[0])))
             atomic_write_bytes(root / MANIFEST, _dump(manifest))

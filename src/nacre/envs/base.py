@@ -119,8 +119,13 @@ class TaskDistribution(ABC):
 
 
 def check_task_env(
-    env: gym.Env | TaskDistribution, steps: int = 5, seed: int = 0, *, episode_length: int | None = None,
-    n_train: int = 4, n_test: int = 2,
+    env: gym.Env | TaskDistribution,
+    steps: int = 5,
+    seed: int = 0,
+    *,
+    episode_length: int | None = None,
+    n_train: int = 4,
+    n_test: int = 2,
 ) -> None:
     """Raise ``ValueError`` if an environment or a whole distribution violates the contract above.
 
@@ -236,8 +241,10 @@ def split_to_json(split: TaskSplit) -> dict[str, list[dict[str, Any]]]:
 
 def split_from_json(data: Any, source: str = "tasks.json") -> TaskSplit:
     """The :class:`TaskSplit` stored as ``{"train": [...], "test": [...]}``; ``ValueError`` if malformed."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("train"), list) or not isinstance(
-        data.get("test"), list
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("train"), list)
+        or not isinstance(data.get("test"), list)
     ):
         raise ValueError(f"{source} must hold an object with lists 'train' and 'test'")
     for part in ("train", "test"):

@@ -86,8 +86,10 @@ def import_metaworld() -> Any:
         raise TaskDistributionError(f"Meta-World is not installed: {INSTALL_HINT}") from None
     if not hasattr(module, "ML1"):
         found = getattr(module, "__path__", module)
-        raise TaskDistributionError(f"'import metaworld' found {found!r}, not Meta-World: a directory named metaworld "
-                                    f"shadows it, or it is not installed ({INSTALL_HINT})")
+        raise TaskDistributionError(
+            f"'import metaworld' found {found!r}, not Meta-World: a directory named metaworld "
+            f"shadows it, or it is not installed ({INSTALL_HINT})"
+        )
     return module
 
 
@@ -246,8 +248,10 @@ class MetaWorldBenchmark(TaskDistribution):
         train, test = benchmark_tasks(self.benchmark, self._seed(seed))
         for what, n, pool in (("n_train_tasks", n_train, train), ("n_test_tasks", n_test, test)):
             if not 1 <= n <= len(pool):
-                raise ValueError(f"{self.id}: {what} must be in 1..{len(pool)} (Meta-World's "
-                                 f"{'train' if pool is train else 'test'} set holds {len(pool)} tasks), got {n}")
+                raise ValueError(
+                    f"{self.id}: {what} must be in 1..{len(pool)} (Meta-World's "
+                    f"{'train' if pool is train else 'test'} set holds {len(pool)} tasks), got {n}"
+                )
         rng = np.random.default_rng([stable_hash(self.id), int(seed)])
         return TaskSplit(train=tuple(_balanced_subset(train, n_train, rng)),
                          test=tuple(_balanced_subset(test, n_test, rng)))  # fmt: skip

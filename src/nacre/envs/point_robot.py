@@ -113,9 +113,7 @@ class SparsePointRobot(TaskDistribution):
         return TaskSplit(train=tuple(tasks[:n_train]), test=tuple(tasks[n_train:]))
 
     def make_env(self, task: Task) -> gym.Env:
-        return PointRobotEnv(
-            tuple(task["goal"]), self.episode_length, random_start=False, goal_radius=self.goal_radius
-        )
+        return PointRobotEnv(tuple(task["goal"]), self.episode_length, random_start=False, goal_radius=self.goal_radius)
 
 
 register("point-robot", PointRobot)

@@ -69,8 +69,9 @@ def make_distribution(spec: str, **kwargs: Any) -> TaskDistribution:
         if reason:
             raise TaskDistributionError(reason)
         if "*" in _LOAD_ERRORS:  # e.g. a broken MuJoCo: the id may be one of the families that failed to load
-            raise TaskDistributionError(f"unknown task distribution {spec!r}, and the MuJoCo families could not be "
-                                        f"loaded: {_LOAD_ERRORS['*']}")
+            raise TaskDistributionError(
+                f"unknown task distribution {spec!r}, and the MuJoCo families could not be loaded: {_LOAD_ERRORS['*']}"
+            )
         known = ", ".join(registered_ids())
         raise UnknownTaskDistribution(f"unknown task distribution {spec!r}; known: {known}")
     factory = versions[version if version is not None else max(versions)]

@@ -80,23 +80,38 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
         if sparse:
             _adaptation_curve(ax["success"], dirs, name, "success", color)
     if offline:
-        ax["learning"].set(xlabel="meta-training outer/gradient steps (no env steps)",
-                           ylabel="test return: adapted (solid), un-adapted (dashed)", title="learning curve")
-        ax["steps"].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%",
-                        title="offline adaptation")
+        ax["learning"].set(
+            xlabel="meta-training outer/gradient steps (no env steps)",
+            ylabel="test return: adapted (solid), un-adapted (dashed)",
+            title="learning curve",
+        )
+        ax["steps"].set(
+            xlabel="test-time adaptation steps", ylabel="return: median, 25-75%", title="offline adaptation"
+        )
     else:
         prior = "prior z / un-adapted" if any(by_step) else "prior z"
-        ax["learning"].set(xlabel="meta-training env steps", ylabel=f"test return: adapted (solid), {prior} (dashed)",
-                           title="learning curve")
+        ax["learning"].set(
+            xlabel="meta-training env steps",
+            ylabel=f"test return: adapted (solid), {prior} (dashed)",
+            title="learning curve",
+        )
         if "trajectories" in ax:
-            ax["trajectories"].set(xlabel="trajectory k (after k-1 of context)", ylabel="return",
-                                   title="adaptation curve")
+            ax["trajectories"].set(
+                xlabel="trajectory k (after k-1 of context)", ylabel="return", title="adaptation curve"
+            )
         if "steps" in ax:
-            ax["steps"].set(xlabel="test-time adaptation steps", ylabel="return: median, 25-75%",
-                            title="adaptation by gradient steps")
+            ax["steps"].set(
+                xlabel="test-time adaptation steps",
+                ylabel="return: median, 25-75%",
+                title="adaptation by gradient steps",
+            )
     if "success" in ax:
-        ax["success"].set(xlabel="trajectory k" if not all(by_step) else "evaluated step count (column)",
-                          ylabel="success rate", title="reached goal", ylim=(-0.02, 1.02))
+        ax["success"].set(
+            xlabel="trajectory k" if not all(by_step) else "evaluated step count (column)",
+            ylabel="success rate",
+            title="reached goal",
+            ylim=(-0.02, 1.02),
+        )
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
     if log_x:

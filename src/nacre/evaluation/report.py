@@ -762,8 +762,14 @@ def _write_figures(report: Report, out: Path) -> list[Path]:
                         continue
                     est, low, high = (np.atleast_1d(v) for v in curve.summary)
                     color = colors[id(g)]
-                    ax.plot(curve.x, est, marker="o" if len(curve.x) < 30 else None, ms=3, color=color,
-                            label=f"{g.label} ({curve.values.shape[0]} seed{'s' if len(curve.values) > 1 else ''})")
+                    ax.plot(
+                        curve.x,
+                        est,
+                        marker="o" if len(curve.x) < 30 else None,
+                        ms=3,
+                        color=color,
+                        label=f"{g.label} ({curve.values.shape[0]} seed{'s' if len(curve.values) > 1 else ''})",
+                    )
                     ax.fill_between(curve.x, low, high, alpha=0.2, color=color, linewidth=0)
                 if name == "adaptation":
                     ax.set_xlabel("test-time adaptation steps" if offline else "trajectory k (after k-1 of context)")
@@ -820,8 +826,11 @@ def _write_figures(report: Report, out: Path) -> list[Path]:
             ax.set_yticks(ys, [g.label for g in groups] if ax is axes[0] else [""] * len(groups))
             gap = name == "optimality_gap"
             title = _STAT_NAMES[name] + (f" (gamma={report.options.gamma:g})" if gap else "")
-            ax.set(title=title, xlabel="shortfall below gamma (lower is better)" if gap else _score_text(report),
-                   ylim=(len(groups) - 0.3, -0.7))  # first group on top
+            ax.set(
+                title=title,
+                xlabel="shortfall below gamma (lower is better)" if gap else _score_text(report),
+                ylim=(len(groups) - 0.3, -0.7),
+            )  # first group on top
             ax.grid(alpha=0.3, axis="x")
         if comps:
             ax = axes[-1]

@@ -102,9 +102,7 @@ class MLP(nn.Module):
     inplace_relu: bool = False
     fused_linear_relu: bool = False
 
-    def __init__(
-        self, in_dim: int, out_dim: int, hidden: int, layers: int, gen: torch.Generator | None = None
-    ) -> None:
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, layers: int, gen: torch.Generator | None = None) -> None:
         super().__init__()
         dims = [in_dim] + [hidden] * layers
         # skip_init: torch's default init would draw from the global RNG; ours uses ``gen`` only

@@ -62,8 +62,10 @@ def write_sweep_report(run_dirs: Sequence[Path], out: Path, options: dict[str, A
         raise ScaleError(f"report: {exc}") from None
     except TypeError as exc:
         raise ScaleError(f"report options {options}: {exc}") from None
-    echo(f"nacre: report on {counted(len(report.runs), 'run')} in {counted(len(report.groups), 'group')}: "
-         f"{out / 'report.md'}")
+    echo(
+        f"nacre: report on {counted(len(report.runs), 'run')} in {counted(len(report.groups), 'group')}: "
+        f"{out / 'report.md'}"
+    )
     return out
 
 

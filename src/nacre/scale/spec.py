@@ -509,8 +509,8 @@ def _expand(entry: dict[str, Any], number: int, where: str, resolver: _Resolver,
                     resolved, slug = None, overrides
                 for seed in seeds:
                     cfg = None if resolved is None else {**resolved, "seed": seed}
-                    reason = None if available else (
-                        f"algorithm {algorithm!r} is not in this nacre yet (known: {', '.join(resolver.algorithms)})")
+                    known = ", ".join(resolver.algorithms)
+                    reason = None if available else f"algorithm {algorithm!r} is not in this nacre yet (known: {known})"
                     trials.append(Trial(entry=number, algorithm=algorithm, distribution=dist, seed=seed,
                                         preset=preset, overrides=overrides, dataset=dataset,
                                         name=run_name(algorithm, dist, preset, slug, seed), config=cfg,
@@ -540,8 +540,13 @@ def check_dataset(dataset: str, dist: str, resolver: _Resolver, where: str, miss
     return False
 
 
-def select_trials(spec: SweepSpec, *, seeds: Sequence[int] | None = None, algorithms: Sequence[str] | None = None,
-                  distributions: Sequence[str] | None = None) -> SweepSpec:
+def select_trials(
+    spec: SweepSpec,
+    *,
+    seeds: Sequence[int] | None = None,
+    algorithms: Sequence[str] | None = None,
+    distributions: Sequence[str] | None = None,
+) -> SweepSpec:
     """``spec`` with only the trials of these seeds, algorithms and distributions (None: all): a grid run a part
     at a time, e.g. two of a figure's six domains today and the rest later into the same root.
 
@@ -559,4 +564,3 @@ def select_trials(spec: SweepSpec, *, seeds: Sequence[int] | None = None, algori
                              f"{', '.join(map(str, have))}")  # fmt: skip
         trials = tuple(t for t in trials if of(t) in set(wanted))
     return replace(spec, trials=trials)
-

@@ -74,8 +74,11 @@ def _model_differences(trial: Trial, meta: dict[str, Any]) -> list[str]:
     mine = trial.config or {}
     theirs = {**config_cls().to_dict(), **meta["config"]}  # fields added since take their defaults
     skip = set(config_cls.run_only_fields) | {"dataset"}
-    return [f"{k}: run {theirs.get(k)!r} vs spec {mine[k]!r}" for k in mine
-            if k not in skip and json.dumps(theirs.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True)]
+    return [
+        f"{k}: run {theirs.get(k)!r} vs spec {mine[k]!r}"
+        for k in mine
+        if k not in skip and json.dumps(theirs.get(k), sort_keys=True) != json.dumps(mine[k], sort_keys=True)
+    ]
 
 
 def plan_trial(trial: Trial, root: Path) -> TrialPlan:

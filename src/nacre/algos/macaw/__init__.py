@@ -11,15 +11,18 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.algos.macaw.learner import MacawLearner
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "EpisodeTargets": "nacre.algos.macaw.batch",
-    "MacawBatch": "nacre.algos.macaw.batch",
-    "episode_fields": "nacre.algos.macaw.batch",
-    "mc_returns_and_bootstrap": "nacre.algos.macaw.batch",
-    "Adapted": "nacre.algos.macaw.inner",
-    "MetaParams": "nacre.algos.macaw.inner",
-    "MacawLearner": "nacre.algos.macaw.learner",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "EpisodeTargets": "nacre.algos.macaw.batch",
+        "MacawBatch": "nacre.algos.macaw.batch",
+        "episode_fields": "nacre.algos.macaw.batch",
+        "mc_returns_and_bootstrap": "nacre.algos.macaw.batch",
+        "Adapted": "nacre.algos.macaw.inner",
+        "MetaParams": "nacre.algos.macaw.inner",
+        "MacawLearner": "nacre.algos.macaw.learner",
+    },
+)
 
 __all__ = [
     "Adapted", "ConfigError", "EpisodeTargets", "MacawBatch", "MacawConfig", "MacawLearner", "MetaParams",

@@ -90,6 +90,7 @@ class MacawConfig(OfflineRunConfig):
     #: reference's ``inner_buffer_skip`` of 7 (``paper``) a 256-row D_tr spans about 9 episodes of 200 steps
     #: instead of 1.3 episodes of strongly correlated consecutive rows
     inner_buffer_skip: int = 1
+
     def __post_init__(self) -> None:
         positive = [
             "policy_hidden_size", "policy_hidden_layers", "value_hidden_size", "value_hidden_layers",

@@ -11,13 +11,25 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.algos.maesn.trainer import MaesnTrainer
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "MaesnLearner": "nacre.algos.maesn.learner",
-    "inner_objective": "nacre.algos.maesn.learner",
-    "inner_step": "nacre.algos.maesn.learner",
-    "outer_objective_and_kl": "nacre.algos.maesn.learner",
-    "MaesnTrainer": "nacre.algos.maesn.trainer",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MaesnLearner": "nacre.algos.maesn.learner",
+        "inner_objective": "nacre.algos.maesn.learner",
+        "inner_step": "nacre.algos.maesn.learner",
+        "outer_objective_and_kl": "nacre.algos.maesn.learner",
+        "MaesnTrainer": "nacre.algos.maesn.trainer",
+    },
+)
 
-__all__ = ["PRESETS", "ConfigError", "MaesnConfig", "MaesnLearner", "MaesnTrainer", "inner_objective",
-           "inner_step", "outer_objective_and_kl", "preset"]
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "MaesnConfig",
+    "MaesnLearner",
+    "MaesnTrainer",
+    "inner_objective",
+    "inner_step",
+    "outer_objective_and_kl",
+    "preset",
+]

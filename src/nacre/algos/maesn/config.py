@@ -62,18 +62,37 @@ class MaesnConfig(OnPolicyConfig):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be non-negative, got {getattr(self, name)}")
         if self.envs_per_task not in (0, self.rollouts_per_task):
-            raise ConfigError(f"envs_per_task must be 0 or rollouts_per_task ({self.rollouts_per_task}) for MAESN "
-                              f"(every rollout of a task runs at once with its own z), got {self.envs_per_task}")
+            raise ConfigError(
+                f"envs_per_task must be 0 or rollouts_per_task ({self.rollouts_per_task}) for MAESN "
+                f"(every rollout of a task runs at once with its own z), got {self.envs_per_task}"
+            )
         if not 0 < self.backtrack_ratio < 1:
             raise ConfigError(f"backtrack_ratio must be in (0, 1), got {self.backtrack_ratio}")
 
 
 #: MAESN's own settings per preset (docs/baselines.md, 5.5)
 _METHOD: dict[str, dict[str, Any]] = {
-    "paper": dict(hidden_size=100, hidden_layers=2, inner_lr=0.5, meta_batch=20, rollouts_per_task=20,
-                  num_iterations=500, envs_per_task=0, inner_steps=1, eval_steps=1),
-    "fast": dict(hidden_size=100, hidden_layers=2, inner_lr=0.5, meta_batch=20, rollouts_per_task=10,
-                 num_iterations=100, inner_steps=1, eval_steps=1),
+    "paper": dict(
+        hidden_size=100,
+        hidden_layers=2,
+        inner_lr=0.5,
+        meta_batch=20,
+        rollouts_per_task=20,
+        num_iterations=500,
+        envs_per_task=0,
+        inner_steps=1,
+        eval_steps=1,
+    ),
+    "fast": dict(
+        hidden_size=100,
+        hidden_layers=2,
+        inner_lr=0.5,
+        meta_batch=20,
+        rollouts_per_task=10,
+        num_iterations=100,
+        inner_steps=1,
+        eval_steps=1,
+    ),
     "tiny": dict(inner_lr=0.5, hidden_layers=2),
 }
 

@@ -10,11 +10,21 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.algos.maml_trpo.trainer import MamlTrpoTrainer
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "MamlTrpoLearner": "nacre.algos.maml_trpo.learner",
-    "meta_surrogate_and_kl": "nacre.algos.maml_trpo.learner",
-    "MamlTrpoTrainer": "nacre.algos.maml_trpo.trainer",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MamlTrpoLearner": "nacre.algos.maml_trpo.learner",
+        "meta_surrogate_and_kl": "nacre.algos.maml_trpo.learner",
+        "MamlTrpoTrainer": "nacre.algos.maml_trpo.trainer",
+    },
+)
 
-__all__ = ["PRESETS", "ConfigError", "MamlTrpoConfig", "MamlTrpoLearner", "MamlTrpoTrainer", "meta_surrogate_and_kl",
-           "preset"]
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "MamlTrpoConfig",
+    "MamlTrpoLearner",
+    "MamlTrpoTrainer",
+    "meta_surrogate_and_kl",
+    "preset",
+]

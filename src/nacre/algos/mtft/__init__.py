@@ -9,8 +9,11 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.algos.mtft.learner import MtftLearner
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "MtftLearner": "nacre.algos.mtft.learner",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MtftLearner": "nacre.algos.mtft.learner",
+    },
+)
 
 __all__ = ["ConfigError", "MtftConfig", "MtftLearner", "preset"]

@@ -175,8 +175,12 @@ class OnPolicyConfig(OnPolicyRunConfig):
         base = _base_family(fam)
         values: dict[str, Any] = {}
         if name in ("paper", "fast"):
-            values.update(hidden_size=128 if base == "humanoid-dir" else 64, hidden_layers=2,
-                          inner_lr=0.05 if fam in RAND_PARAMS else 0.1, inner_steps=2 if base == "ant-goal" else 1)
+            values.update(
+                hidden_size=128 if base == "humanoid-dir" else 64,
+                hidden_layers=2,
+                inner_lr=0.05 if fam in RAND_PARAMS else 0.1,
+                inner_steps=2 if base == "ant-goal" else 1,
+            )
             values["eval_steps"] = values["inner_steps"]
         # paper: 10 environments per task slot (the 20 rollouts in two waves): half the environments' memory
         # (about 1 MB each for MuJoCo), the same method
@@ -215,7 +219,7 @@ def family(env: str) -> str:
 def _base_family(name: str) -> str:
     """MACAW's fixed task sets -> the family they are drawn from (``macaw-cheetah-vel-ood`` -> ``cheetah-vel``)."""
     if name.startswith("macaw-"):
-        name = name[len("macaw-"):]
+        name = name[len("macaw-") :]
         return name[: -len("-ood")] if name.endswith("-ood") else name
     return name
 

@@ -48,8 +48,9 @@ def make_batch(rollouts: Rollouts, rewards: np.ndarray, sampling_params: Params,
     m, k, h = rollouts.mask.shape
     adv = task_advantages(rewards, rollouts.obs, rollouts.mask, discount, gae_lambda, normalize, baseline_reg)
     dtype = next(iter(sampling_params.values())).dtype
-    as_t = lambda x, *shape: torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device).reshape(m, k * h,
-                                                                                                       *shape)
+    as_t = lambda x, *shape: torch.as_tensor(np.ascontiguousarray(x), dtype=dtype, device=device).reshape(
+        m, k * h, *shape
+    )
     obs = as_t(rollouts.obs, -1)
     actions = as_t(rollouts.actions, -1)
     with torch.no_grad():

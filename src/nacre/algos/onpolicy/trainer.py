@@ -62,8 +62,9 @@ class OnPolicyTrainer:
         """``tasks``: the run's stored train/test tasks (``tasks.json``), used instead of drawing them again."""
         self.cfg = cfg
         self.distribution = make_distribution(cfg.env, **cfg.env_kwargs)
-        self.split: TaskSplit = tasks if tasks is not None else self.distribution.split(cfg.seed, cfg.n_train_tasks,
-                                                                                         cfg.n_test_tasks)
+        self.split: TaskSplit = (
+            tasks if tasks is not None else self.distribution.split(cfg.seed, cfg.n_train_tasks, cfg.n_test_tasks)
+        )
         if (len(self.split.train), len(self.split.test)) != (cfg.n_train_tasks, cfg.n_test_tasks):
             raise ConfigError(f"the tasks hold {len(self.split.train)} train / {len(self.split.test)} test tasks, but "
                               f"the config asks for n_train_tasks={cfg.n_train_tasks}, "

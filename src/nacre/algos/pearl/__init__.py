@@ -11,10 +11,13 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.training.errors import TrainingDiverged
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "PearlLearner": "nacre.algos.pearl.learner",
-    "PearlTrainer": "nacre.algos.pearl.trainer",
-    "TrainingDiverged": "nacre.training.errors",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "PearlLearner": "nacre.algos.pearl.learner",
+        "PearlTrainer": "nacre.algos.pearl.trainer",
+        "TrainingDiverged": "nacre.training.errors",
+    },
+)
 
 __all__ = ["ConfigError", "PearlConfig", "PearlLearner", "PearlTrainer", "TrainingDiverged", "preset"]

@@ -27,9 +27,7 @@ class PearlAdapter:
     """Start from z ~ prior; after each trajectory redraw z from the current belief, which becomes
     q(z | all context so far) once ``num_exp_traj_eval`` trajectories have been collected."""
 
-    def __init__(
-        self, learner: PearlLearner, deterministic: bool = True, gen: torch.Generator | None = None
-    ) -> None:
+    def __init__(self, learner: PearlLearner, deterministic: bool = True, gen: torch.Generator | None = None) -> None:
         """``gen`` draws the z samples (and actions if not deterministic); evaluation passes its own so
         that meta-testing never consumes the training generator."""
         self.learner = learner

@@ -26,8 +26,13 @@ class PearlConfig(ConfigBase):
     """Every setting of a PEARL run. Defaults are the paper's Half-Cheetah-Vel values."""
 
     label: ClassVar[str] = "PEARL"
-    type_aliases: ClassVar[dict[str, type]] = {"EncoderKind": str, "KLReduction": str, "Precision": str,
-                                                 "QEnsemble": str, "ContextSource": str}
+    type_aliases: ClassVar[dict[str, type]] = {
+        "EncoderKind": str,
+        "KLReduction": str,
+        "Precision": str,
+        "QEnsemble": str,
+        "ContextSource": str,
+    }
 
     # task distribution
     env: str = "sparse-point-robot"
@@ -381,8 +386,15 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
             values.update(fast_mujoco_overrides())
     elif name == "tiny":
         base = _PAPER.get(family, {})
-        keep = ("sparse_rewards", "use_next_obs_in_context", "discount", "reward_scale", "kl_lambda", "latent_dim",
-                "env_kwargs")  # the paper's environment (ant-goal never terminating, the walker's timestep)
+        keep = (
+            "sparse_rewards",
+            "use_next_obs_in_context",
+            "discount",
+            "reward_scale",
+            "kl_lambda",
+            "latent_dim",
+            "env_kwargs",
+        )  # the paper's environment (ant-goal never terminating, the walker's timestep)
         values.update({k: v for k, v in base.items() if k in keep})
         values.update(_TINY)
         if base.get("n_train_tasks") == 2:  # fixed two-task splits

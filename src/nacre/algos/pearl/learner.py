@@ -86,8 +86,12 @@ class PearlLearner:
         (``PearlTrainer.set_run_options`` replaces it when a run resumes with other options)."""
         if self._options_of is self.cfg:
             return
-        set_fast_paths(self.nets, inplace_relu=self.cfg.inplace_relu, ensemble_matmul=self.cfg.q_ensemble,
-                       fused_linear_relu=self.cfg.fused_linear_relu)
+        set_fast_paths(
+            self.nets,
+            inplace_relu=self.cfg.inplace_relu,
+            ensemble_matmul=self.cfg.q_ensemble,
+            fused_linear_relu=self.cfg.fused_linear_relu,
+        )
         #: the matmul precision in use ("fp32" or "bf16"; ``precision="auto"`` resolved for this device)
         self.precision = resolve_precision(self.cfg.precision, self.device)
         self._options_of = self.cfg

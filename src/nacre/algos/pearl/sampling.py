@@ -25,9 +25,7 @@ def sample_context(
     """
     reward_key = "sparse_rewards" if cfg.sparse_rewards else "rewards"
     fields = ["obs", "actions", reward_key] + (["next_obs"] if cfg.use_next_obs_in_context else [])
-    data = buffer.sample(
-        tasks, cfg.embedding_batch_size, rng, fields, sequence=cfg.encoder == "rnn-trajectories"
-    )
+    data = buffer.sample(tasks, cfg.embedding_batch_size, rng, fields, sequence=cfg.encoder == "rnn-trajectories")
     ctx = make_context(data["obs"], data["actions"], data[reward_key], data.get("next_obs"),
                        cfg.use_next_obs_in_context)  # fmt: skip
     return torch.from_numpy(ctx).to(device)

@@ -10,12 +10,23 @@ if TYPE_CHECKING:  # what static analysers and IDEs see
     from nacre.algos.promp.trainer import PrompTrainer
 
 # the torch-backed parts load on first use, so that the config alone stays light
-__getattr__, __dir__ = lazy_exports(__name__, {
-    "PrompLearner": "nacre.algos.promp.learner",
-    "adapt_penalty": "nacre.algos.promp.learner",
-    "promp_loss": "nacre.algos.promp.learner",
-    "PrompTrainer": "nacre.algos.promp.trainer",
-})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "PrompLearner": "nacre.algos.promp.learner",
+        "adapt_penalty": "nacre.algos.promp.learner",
+        "promp_loss": "nacre.algos.promp.learner",
+        "PrompTrainer": "nacre.algos.promp.trainer",
+    },
+)
 
-__all__ = ["PRESETS", "ConfigError", "PrompConfig", "PrompLearner", "PrompTrainer", "adapt_penalty", "preset",
-           "promp_loss"]
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "PrompConfig",
+    "PrompLearner",
+    "PrompTrainer",
+    "adapt_penalty",
+    "preset",
+    "promp_loss",
+]

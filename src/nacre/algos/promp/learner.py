@@ -81,8 +81,9 @@ class PrompLearner:
             metrics[f"promp/inner_kl_{k}"] = kl
             metrics[f"promp/kl_penalty_{k}"] = self.kl_penalties[k]
         if cfg.adaptive_inner_kl_penalty:
-            self.kl_penalties = [adapt_penalty(eta, kl, cfg.target_inner_kl) for eta, kl in zip(self.kl_penalties, kls,
-                                                                                                 strict=True)]
+            self.kl_penalties = [
+                adapt_penalty(eta, kl, cfg.target_inner_kl) for eta, kl in zip(self.kl_penalties, kls, strict=True)
+            ]
         return metrics
 
     def state_dict(self) -> dict[str, Any]:

@@ -107,8 +107,12 @@ class SACLearner:
         )
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg.init_alpha), dtype=torch.float32, device=self.device))
         self.target_entropy = float(-action_dim if cfg.target_entropy is None else cfg.target_entropy)
-        set_fast_paths(self.nets, inplace_relu=cfg.inplace_relu, ensemble_matmul=cfg.q_ensemble,
-                       fused_linear_relu=cfg.fused_linear_relu)
+        set_fast_paths(
+            self.nets,
+            inplace_relu=cfg.inplace_relu,
+            ensemble_matmul=cfg.q_ensemble,
+            fused_linear_relu=cfg.fused_linear_relu,
+        )
         #: the matmul precision in use ("fp32" or "bf16": ``precision="auto"`` resolved for this device)
         self.precision = resolve_precision(cfg.precision, self.device)
         self.gen = train_gen
