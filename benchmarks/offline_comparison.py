@@ -5,7 +5,7 @@ Usage::
     nacre dataset generate macaw-cheetah-vel --out data/macaw-cheetah-vel          # once (preset fast)
     python benchmarks/offline_comparison.py --dataset data/macaw-cheetah-vel --out runs/offline-cv \\
         [--domain cheetah-vel|walker-params] [--methods macaw offline-pearl mt-finetune] [--splits id ood] \\
-        [--seeds 0 1 2 3 4] [--preset fast] [--iterations N] [--eval-only] [--archive DIR]
+        [--seeds 0 1 2 3 4] [--preset fast] [--iterations N] [--eval-only] [--archive DIR] [--jobs N]
 
 One dataset serves a domain's splits: cheetah-vel has ``macaw-cheetah-vel`` (35 train / 5 test velocities) and
 ``macaw-cheetah-vel-ood`` (train v <= 1.95, test v >= 2.025); walker-params has ``macaw-walker-params`` (30 / 5).
@@ -27,12 +27,20 @@ numbers across seeds; with ``--archive DIR`` every finished and evaluated run's 
 evaluations; no checkpoints) are copied to ``DIR/<run>`` as ``benchmarks/archive_runs.py`` does, so the results
 survive the machine. The k = 8 evaluation is saved as ``nacre eval --name k8`` does (``_test-k8.npz``, read by
 ``nacre report OUT/* --evaluation k8``).
+
+With ``--jobs N`` the runs are trained and evaluated N at a time, each in a process of its own with one torch thread
+(``OMP_NUM_THREADS=1``; use one job per core), seed by seed (every method and split of seed 0 first, so a stopped
+benchmark leaves whole seeds); each run's output goes to ``OUT/logs/<run>.log``, and the tables follow once all have
+finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -92,6 +100,54 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
     return run_dir
 
 
+def worker_command(method: str, split: str, seed: int, args: argparse.Namespace) -> list[str]:
+    """The command line that trains, evaluates (and archives) one run of the grid, without the report."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--dataset", str(args.dataset), "--out", str(args.out)]
+    cmd += ["--domain", args.domain, "--methods", method, "--splits", split, "--seeds", str(seed)]
+    cmd += ["--preset", args.preset, "--skip-report"]
+    if args.iterations:
+        cmd += ["--iterations", str(args.iterations)]
+    if args.archive:
+        cmd += ["--archive", str(args.archive)]
+    return cmd
+
+
+def run_in_parallel(args: argparse.Namespace) -> list[Path]:
+    """Run the grid ``args.jobs`` runs at a time, seed-major; return the logs of the runs that failed."""
+    grid = [(m, sp, seed) for seed in args.seeds for sp in args.splits for m in args.methods]
+    logs = args.out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    pending, running, failed = list(grid), {}, []
+    start = time.perf_counter()
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                method, split, seed = pending.pop(0)
+                name = f"{method}-{split}-s{seed}"
+                with open(logs / f"{name}.log", "a") as log:
+                    proc = subprocess.Popen(worker_command(method, split, seed, args), stdout=log, stderr=log, env=env)
+                running[proc] = (name, time.perf_counter())
+                print(f"[{len(grid) - len(pending)}/{len(grid)}] started {name}", flush=True)
+            time.sleep(0.2)
+            for proc in [p for p in running if p.poll() is not None]:
+                name, began = running.pop(proc)
+                minutes = (time.perf_counter() - began) / 60
+                status = "finished" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                print(
+                    f"{status} {name} in {minutes:.1f} min ({(time.perf_counter() - start) / 60:.1f} min in all)",
+                    flush=True,
+                )
+                if proc.returncode != 0:
+                    failed.append(logs / f"{name}.log")
+    finally:  # Ctrl-C or an error here: stop the workers (each keeps its last checkpoint on SIGTERM)
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            proc.wait()
+    return failed
+
+
 def _finished(run_dir: Path) -> bool:
     trainer = load_trainer(run_dir, weights_only=True)
     return trainer.iteration >= trainer.cfg.num_iterations
@@ -119,7 +175,7 @@ def evaluate(run_dir: Path, k: int) -> dict:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -143,11 +199,30 @@ def main() -> None:
         metavar="DIR",
         help="copy each finished run's logs and evaluations (no checkpoints) to DIR/<run>",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train and evaluate N runs at a time, each in its own process with one thread (one per core)",
+    )
+    parser.add_argument("--skip-report", action="store_true", help=argparse.SUPPRESS)  # set for the --jobs workers
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     args.splits = args.splits or list(DOMAINS[args.domain])
     unknown = sorted(set(args.splits) - set(DOMAINS[args.domain]))
     if unknown:
         parser.error(f"{args.domain} has no split {', '.join(unknown)}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    if args.jobs > 1 and not args.eval_only:
+        failed = run_in_parallel(args)
+        if failed:
+            sys.exit(f"{len(failed)} run(s) failed: see {', '.join(str(f) for f in failed)}")
 
     summary: dict[str, dict] = {}
     for split in args.splits:
@@ -161,6 +236,8 @@ def main() -> None:
                     if args.archive and _finished(run_dir):
                         archive_run(run_dir, args.archive)
             summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
+    if args.skip_report:
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary))
     print(protocol_table(summary))

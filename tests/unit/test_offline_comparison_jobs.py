@@ -1,0 +1,70 @@
+"""benchmarks/offline_comparison.py --jobs: worker command lines, seed-major order, the concurrency cap, failures."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(_BENCHMARKS))  # the script imports archive_runs from beside it
+_spec = importlib.util.spec_from_file_location("offline_comparison", _BENCHMARKS / "offline_comparison.py")
+offline_comparison = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(offline_comparison)
+
+
+def _args(tmp_path, *extra):
+    argv = ["--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "out"), *extra]
+    return offline_comparison.build_parser().parse_args(argv)
+
+
+def test_worker_command_reparses_to_one_run_of_the_grid(tmp_path):
+    args = _args(tmp_path, "--iterations", "50", "--preset", "tiny", "--archive", str(tmp_path / "arch"))
+    cmd = offline_comparison.worker_command("offline-pearl", "ood", 3, args)
+    assert cmd[1] == str(_BENCHMARKS / "offline_comparison.py")
+    worker = offline_comparison.build_parser().parse_args(cmd[2:])
+    assert (worker.methods, worker.splits, worker.seeds) == (["offline-pearl"], ["ood"], [3])
+    assert (worker.dataset, worker.out, worker.archive) == (args.dataset, args.out, args.archive)
+    assert (worker.preset, worker.iterations, worker.domain) == ("tiny", 50, "cheetah-vel")
+    assert worker.skip_report and worker.jobs == 1  # a worker trains its run and never forks again
+
+
+def test_jobs_run_seed_major_at_most_n_at_a_time_and_report_failures(tmp_path, monkeypatch):
+    """Each fake worker records its start and end time and its thread setting; the ``bad`` method fails."""
+    record = tmp_path / "record"
+    record.mkdir()
+    script = (
+        "import json, os, sys, time; name = sys.argv[1]; t0 = time.time(); print('hello from', name); "
+        "time.sleep(0.4); json.dump([name, t0, time.time(), os.environ.get('OMP_NUM_THREADS')], "
+        f"open(os.path.join({str(record)!r}, name), 'w')); sys.exit(1 if name.startswith('bad') else 0)"
+    )
+
+    def fake_worker(method, split, seed, args):
+        return [sys.executable, "-c", script, f"{method}-{split}-s{seed}"]
+
+    monkeypatch.setattr(offline_comparison, "worker_command", fake_worker)
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    args = _args(
+        tmp_path, "--methods", "macaw", "mt-finetune", "--splits", "id", "ood", "--seeds", "0", "1", "--jobs", "2"
+    )
+    args.methods.append("bad")  # not a choice of the parser: only the fake worker knows it
+    failed = offline_comparison.run_in_parallel(args)
+
+    runs = [json.loads(f.read_text()) for f in record.iterdir()]
+    assert len(runs) == 12  # 3 methods x 2 splits x 2 seeds
+    assert {r[3] for r in runs} == {"1"}  # one torch thread per worker whatever the caller's setting
+    starts = sorted(runs, key=lambda r: r[1])
+    assert [r[0].endswith("-s0") for r in starts] == [True] * 6 + [False] * 6  # every run of seed 0 first
+    for _, t0, _, _ in runs:  # never more than two at once
+        assert sum(1 for _, a, b, _ in runs if a <= t0 < b) <= 2
+    assert sorted(p.name for p in failed) == ["bad-id-s0.log", "bad-id-s1.log", "bad-ood-s0.log", "bad-ood-s1.log"]
+    assert (args.out / "logs" / "macaw-ood-s1.log").read_text().strip() == "hello from macaw-ood-s1"
+
+
+def test_jobs_below_one_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["offline_comparison.py", "--dataset", "d", "--out", str(tmp_path), "--jobs", "0"])
+    with pytest.raises(SystemExit) as stop:
+        offline_comparison.main()
+    assert stop.value.code == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
