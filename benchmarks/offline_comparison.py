@@ -76,9 +76,26 @@ KS = (8, 256)
 STEPS = [0, 1, 2, 3, 5, 10, 15, 20]  # test-time gradient steps evaluated (MACAW, MT+FT)
 
 
+def newest_iteration(run_dir: Path) -> int:
+    """The iteration of the run's newest checkpoint (0 without one), read from its file name."""
+    found = list_checkpoints(run_dir / "checkpoints")
+    return found[-1][0] if found else 0
+
+
+def is_finished(run_dir: Path, args: argparse.Namespace) -> bool:
+    """Whether the run has trained to ``--iterations`` (or its config's length), without loading it."""
+    config = run_dir / "config.json"
+    if not config.exists():
+        return False
+    target = args.iterations or json.loads(config.read_text())["config"]["num_iterations"]
+    return newest_iteration(run_dir) >= target
+
+
 def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
     """Train (or resume) one run to its preset's length (or ``--iterations``); return its directory."""
     run_dir = args.out / f"{method}-{split}-s{seed}"
+    if args.eval_only or is_finished(run_dir, args):
+        return run_dir  # nothing to train: don't build the trainer (an offline one loads its whole dataset)
     if list_checkpoints(run_dir / "checkpoints"):
         trainer = load_trainer(run_dir)
         resumed = True
@@ -92,7 +109,7 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
         resumed = False
     if args.iterations and trainer.cfg.num_iterations != args.iterations:
         trainer.set_run_options(num_iterations=args.iterations)
-    if not args.eval_only and trainer.iteration < trainer.cfg.num_iterations:
+    if trainer.iteration < trainer.cfg.num_iterations:
         start = time.perf_counter()
         train(trainer, run_dir, resumed=resumed)
         print(f"{run_dir.name}: trained to iteration {trainer.iteration} in {time.perf_counter() - start:.0f} s",
@@ -148,20 +165,16 @@ def run_in_parallel(args: argparse.Namespace) -> list[Path]:
     return failed
 
 
-def _finished(run_dir: Path) -> bool:
-    trainer = load_trainer(run_dir, weights_only=True)
-    return trainer.iteration >= trainer.cfg.num_iterations
-
-
 def evaluate(run_dir: Path, k: int) -> dict:
     """Returns ``[runs, tasks, steps]`` after k offline transitions, cached in the run's eval folder."""
     cache = run_dir / "eval" / f"offline_k{k}.json"
-    trainer = load_trainer(run_dir, weights_only=True)
-    steps = [0] if trainer.algorithm == "offline-pearl" else STEPS  # PEARL takes no test-time gradient steps
-    if cache.exists():
+    algorithm = json.loads((run_dir / "config.json").read_text())["algorithm"]
+    steps = [0] if algorithm == "offline-pearl" else STEPS  # PEARL takes no test-time gradient steps
+    if cache.exists():  # checked before loading the trainer, which reads the whole dataset
         saved = json.loads(cache.read_text())
-        if saved["iteration"] == trainer.iteration and saved["steps"] == steps:
+        if saved["iteration"] == newest_iteration(run_dir) and saved["steps"] == steps:
             return saved
+    trainer = load_trainer(run_dir, weights_only=True)
     result = trainer.evaluate("test", num_runs=4, num_transitions=k, steps=steps, rng=np.random.default_rng(1234))
     # saved as `nacre eval` saves them, for `nacre report`: the config's k as the default evaluation, any other k
     # as `nacre eval --name kK` does (`nacre report OUT/* --evaluation k8`)
@@ -233,7 +246,7 @@ def main() -> None:
                 if list_checkpoints(run_dir / "checkpoints"):
                     for k in KS:
                         evals[k].append(evaluate(run_dir, k))
-                    if args.archive and _finished(run_dir):
+                    if args.archive and is_finished(run_dir, args):
                         archive_run(run_dir, args.archive)
             summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
     if args.skip_report:

@@ -68,3 +68,43 @@ def test_jobs_below_one_is_a_one_line_error(tmp_path, monkeypatch, capsys):
         offline_comparison.main()
     assert stop.value.code == 2
     assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def _fake_run(out, name, algorithm, iteration, num_iterations):
+    run = out / name
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / f"iter_{iteration:06d}.pt").write_bytes(b"")
+    (run / "config.json").write_text(json.dumps({"algorithm": algorithm, "config": {"num_iterations": num_iterations}}))
+    return run
+
+
+def test_finished_runs_and_cached_evaluations_are_not_loaded(tmp_path, monkeypatch):
+    """The report pass after ``--jobs`` must not rebuild every trainer (an offline one reads its whole dataset)."""
+
+    def no_loading(*a, **kw):
+        raise AssertionError("loaded a trainer")
+
+    monkeypatch.setattr(offline_comparison, "load_trainer", no_loading)
+    args = _args(tmp_path)
+    done = _fake_run(args.out, "macaw-id-s0", "macaw", 3, 3)
+    assert offline_comparison.is_finished(done, args)
+    assert offline_comparison.run_one("macaw", "id", 0, args) == done
+    cached = {"iteration": 3, "steps": offline_comparison.STEPS, "k": 8, "returns": [[[1.0]]]}
+    (done / "eval").mkdir()
+    (done / "eval" / "offline_k8.json").write_text(json.dumps(cached))
+    assert offline_comparison.evaluate(done, 8) == cached
+
+    # a run short of --iterations, or a cache of an older checkpoint, is loaded
+    args = _args(tmp_path, "--iterations", "4")
+    assert not offline_comparison.is_finished(done, args)
+    with pytest.raises(AssertionError, match="loaded a trainer"):
+        offline_comparison.run_one("macaw", "id", 0, args)
+    (done / "checkpoints" / "iter_000004.pt").write_bytes(b"")
+    with pytest.raises(AssertionError, match="loaded a trainer"):
+        offline_comparison.evaluate(done, 8)
+    # offline PEARL's cache holds only n = 0, so MACAW's steps don't match it
+    pearl = _fake_run(args.out, "offline-pearl-id-s0", "offline-pearl", 2, 2)
+    (pearl / "eval").mkdir()
+    (pearl / "eval" / "offline_k8.json").write_text(json.dumps({**cached, "iteration": 2, "steps": [0]}))
+    assert offline_comparison.evaluate(pearl, 8)["steps"] == [0]
+    assert not offline_comparison.is_finished(tmp_path / "missing", args)
