@@ -111,10 +111,23 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
         trainer.set_run_options(num_iterations=args.iterations)
     if trainer.iteration < trainer.cfg.num_iterations:
         start = time.perf_counter()
-        train(trainer, run_dir, resumed=resumed)
+        train(trainer, run_dir, resumed=resumed, on_iteration=_log_iteration(run_dir.name, trainer.cfg.num_iterations),
+              command=sys.argv)  # fmt: skip
         print(f"{run_dir.name}: trained to iteration {trainer.iteration} in {time.perf_counter() - start:.0f} s",
               flush=True)  # fmt: skip
     return run_dir
+
+
+def _log_iteration(name: str, total: int):  # noqa: ANN202
+    """A ``train`` callback printing one line per iteration (the run's log under ``--jobs``)."""
+    start = time.perf_counter()
+
+    def log(iteration: int, metrics: dict[str, float]) -> None:
+        ret = metrics.get("returns/test")
+        shown = f", test return {ret:.1f}" if ret is not None else ""
+        print(f"{name}: iteration {iteration}/{total} after {time.perf_counter() - start:.0f} s{shown}", flush=True)
+
+    return log
 
 
 def worker_command(method: str, split: str, seed: int, args: argparse.Namespace) -> list[str]:

@@ -108,3 +108,25 @@ def test_finished_runs_and_cached_evaluations_are_not_loaded(tmp_path, monkeypat
     (pearl / "eval" / "offline_k8.json").write_text(json.dumps({**cached, "iteration": 2, "steps": [0]}))
     assert offline_comparison.evaluate(pearl, 8)["steps"] == [0]
     assert not offline_comparison.is_finished(tmp_path / "missing", args)
+
+
+def test_one_run_end_to_end_on_point_robot_data(tmp_path, monkeypatch, capsys, point_dataset):
+    """A worker's path for one run: train with a line per iteration, evaluate (cached); then the report pass
+    finds it finished without rebuilding its trainer."""
+    monkeypatch.setitem(offline_comparison.DOMAINS, "point", {"id": "point-robot"})
+    args = _args(tmp_path, "--preset", "tiny", "--iterations", "2")
+    args.dataset, args.domain = point_dataset, "point"
+    run = offline_comparison.run_one("mt-finetune", "id", 0, args)
+    out = capsys.readouterr().out
+    assert "mt-finetune-id-s0: iteration 1/2 after" in out and "mt-finetune-id-s0: iteration 2/2 after" in out
+    assert offline_comparison.newest_iteration(run) == 2 and offline_comparison.is_finished(run, args)
+    first = offline_comparison.evaluate(run, 8)
+    assert first["iteration"] == 2 and first["steps"] == offline_comparison.STEPS
+    assert json.loads((run / "config.json").read_text())["command"]  # how the run was made is recorded
+
+    def no_loading(*a, **kw):
+        raise AssertionError("loaded a trainer")
+
+    monkeypatch.setattr(offline_comparison, "load_trainer", no_loading)
+    assert offline_comparison.run_one("mt-finetune", "id", 0, args) == run
+    assert offline_comparison.evaluate(run, 8) == first
