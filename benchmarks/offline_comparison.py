@@ -112,7 +112,7 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
     if trainer.iteration < trainer.cfg.num_iterations:
         start = time.perf_counter()
         train(trainer, run_dir, resumed=resumed, on_iteration=_log_iteration(run_dir.name, trainer.cfg.num_iterations),
-              command=sys.argv)  # fmt: skip
+              command=["python", *sys.argv])  # fmt: skip
         print(f"{run_dir.name}: trained to iteration {trainer.iteration} in {time.perf_counter() - start:.0f} s",
               flush=True)  # fmt: skip
     return run_dir

@@ -122,7 +122,8 @@ def test_one_run_end_to_end_on_point_robot_data(tmp_path, monkeypatch, capsys, p
     assert offline_comparison.newest_iteration(run) == 2 and offline_comparison.is_finished(run, args)
     first = offline_comparison.evaluate(run, 8)
     assert first["iteration"] == 2 and first["steps"] == offline_comparison.STEPS
-    assert json.loads((run / "config.json").read_text())["command"]  # how the run was made is recorded
+    command = json.loads((run / "config.json").read_text())["command"]  # how the run was made, recorded
+    assert command[0] == "python" and command[1:] == sys.argv
 
     def no_loading(*a, **kw):
         raise AssertionError("loaded a trainer")
