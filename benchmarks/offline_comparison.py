@@ -55,7 +55,7 @@ from nacre.evaluation.runs import named_eval_tag
 from nacre.evaluation.saving import save_evaluation
 from nacre.logging import read_jsonl
 from nacre.training.checkpoint import list_checkpoints
-from nacre.training.loop import algorithm_classes, load_trainer, train
+from nacre.training.loop import algorithm_classes, load_trainer, read_run_config, train
 
 DOMAINS = {
     "cheetah-vel": {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"},
@@ -84,11 +84,10 @@ def newest_iteration(run_dir: Path) -> int:
 
 def is_finished(run_dir: Path, args: argparse.Namespace) -> bool:
     """Whether the run has trained to ``--iterations`` (or its config's length), without loading it."""
-    config = run_dir / "config.json"
-    if not config.exists():
+    if not (run_dir / "config.json").exists():
         return False
-    target = args.iterations or json.loads(config.read_text())["config"]["num_iterations"]
-    return newest_iteration(run_dir) >= target
+    _, cfg = read_run_config(run_dir)
+    return newest_iteration(run_dir) >= (args.iterations or cfg.num_iterations)
 
 
 def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
@@ -181,7 +180,7 @@ def run_in_parallel(args: argparse.Namespace) -> list[Path]:
 def evaluate(run_dir: Path, k: int) -> dict:
     """Returns ``[runs, tasks, steps]`` after k offline transitions, cached in the run's eval folder."""
     cache = run_dir / "eval" / f"offline_k{k}.json"
-    algorithm = json.loads((run_dir / "config.json").read_text())["algorithm"]
+    algorithm, _ = read_run_config(run_dir)
     steps = [0] if algorithm == "offline-pearl" else STEPS  # PEARL takes no test-time gradient steps
     if cache.exists():  # checked before loading the trainer, which reads the whole dataset
         saved = json.loads(cache.read_text())
