@@ -94,6 +94,17 @@ def test_trpo_step_is_rejected_when_nothing_improves():
     assert all(torch.equal(b, p) for b, p in zip(before, params.values(), strict=True))
 
 
+@pytest.mark.parametrize("curvature", [-1.0, 0.0])
+def test_trpo_step_without_positive_curvature_is_rejected_not_raised(curvature):
+    # a KL whose Hessian is negative (or zero) along the step: sqrt(2 delta / x^T H x) has no value, so the step
+    # is rejected and the parameters are left as they were (the reference's step becomes NaN and is rejected)
+    w = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
+    fn = lambda create_graph: ((w * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum(), curvature * (w**2).sum())
+    info = trpo_step([w], fn, max_kl=0.01)
+    assert not info.accepted and info.step_size == 0.0
+    assert w.detach().tolist() == [0.3, -0.2]
+
+
 def test_trpo_step_backtracks_when_the_full_step_violates_the_kl():
     params, fn = _toy_policy_problem(seed=3)
     info = trpo_step(list(params.values()), fn, max_kl=0.5)  # a large region: the quadratic model is poor there

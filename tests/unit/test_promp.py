@@ -100,6 +100,12 @@ def test_loss_penalises_the_inner_kl_and_needs_second_order_gradients():
     assert float(loss.detach()) == pytest.approx(-float(surr.detach()) + 3.0 * float(kls[0].detach()))
     grads = torch.autograd.grad(loss, list(theta.values()))
     assert all(torch.isfinite(g).all() for g in grads) and all(g.abs().sum() > 0 for g in grads)
+    # two inner steps: the penalty is the mean over the steps of eta_k KL_k (the ProMP reference), not their sum
+    _, pre2 = _problem(seed=4)
+    loss2, surr2, kls2 = promp_loss(theta, [pre, pre2], post, 0.1, 0.3, [3.0, 5.0])
+    assert all(float(k.detach()) > 0 for k in kls2)
+    expected = -float(surr2.detach()) + (3.0 * float(kls2[0].detach()) + 5.0 * float(kls2[1].detach())) / 2
+    assert float(loss2.detach()) == pytest.approx(expected)
 
 
 def test_adaptive_penalty_rule():

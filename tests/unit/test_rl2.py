@@ -137,6 +137,7 @@ def test_presets_exist_for_every_registered_distribution(name):
         assert cfg.sparse_rewards == (dist_id.rsplit("-v", 1)[0] == "sparse-point-robot")
         if name == "paper":
             assert (cfg.meta_batch, cfg.episodes_per_trial, cfg.num_iterations, cfg.hidden_size) == (100, 2, 501, 64)
+        assert cfg.action_scale == 1.0  # the reference's RL2 steps every env with the raw actions
 
 
 def test_config_rejects_bad_values():

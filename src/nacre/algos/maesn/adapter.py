@@ -1,9 +1,11 @@
 """MAESN's meta-test (docs/baselines.md, 5.5): the latent of every held-out task starts at the prior ``N(0, I)``; each
 adaptation step samples ``K`` rollouts (one ``z`` per rollout from the current latent Gaussian) and takes a
-vanilla policy-gradient step on the latent's mean and log-std only, with the meta-learned step sizes halved at
-every step (``alpha / 2^n`` at step ``n``). The policy weights never change. With ``sparse`` the advantages and the
-reported returns use the sparse reward. Results have the layout of the other on-policy methods
-(:class:`~nacre.algos.onpolicy.meta_test.OnPolicyAdaptationResult`, ``[runs, tasks, len(steps)]``)."""
+vanilla policy-gradient step on the latent's mean and log-std only, with the meta-learned step sizes halved after
+every step from the second on (``alpha, alpha, alpha / 2, alpha / 4, ...``, as the MAESN reference's test-time
+loop, which halves them after each update from its second iteration). The policy weights never change. With
+``sparse`` the advantages and the reported returns use the sparse reward. Results have the layout of the other
+on-policy methods (:class:`~nacre.algos.onpolicy.meta_test.OnPolicyAdaptationResult`, ``[runs, tasks,
+len(steps)]``)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ class Latents(NamedTuple):
 class LatentAdapter:
     """The :class:`~nacre.algos.onpolicy.meta_test.Adapter` of MAESN's meta-test: the state of a slot is its latent
     Gaussian (from the prior), adapted by the inner step with the step sizes ``step_mu`` / ``step_log_sigma``
-    scaled by ``0.5**n`` at step ``n``; the policy weights ``params`` never change."""
+    scaled by ``0.5**max(n - 1, 0)`` at step ``n`` (from 0); the policy weights ``params`` never change."""
 
     params: Params
     step_mu: torch.Tensor
@@ -87,7 +89,7 @@ class LatentAdapter:
         rewards = rollouts.sparse_rewards if cfg.sparse_rewards else rollouts.rewards
         data = make_batch(rollouts, rewards, state.z, state.mu, state.log_sigma, self.params, cfg)
         mu, log_sigma = inner_step(state.mu, state.log_sigma, self.step_mu.detach(), self.step_log_sigma.detach(),
-                                   data, create_graph=False, scale=0.5**step)  # fmt: skip
+                                   data, create_graph=False, scale=0.5 ** max(step - 1, 0))  # fmt: skip
         return Latents(mu, log_sigma)
 
 

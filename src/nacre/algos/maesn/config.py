@@ -32,6 +32,9 @@ class MaesnConfig(OnPolicyConfig):
     latent_dim: int = 2
     #: weight w of mean_i KL(N(mu_i, sigma_i) || N(0, I)) subtracted from the outer objective (0.1 or 0.5)
     prior_kl_weight: float = 0.1
+    #: the policy's actions in [-action_scale, action_scale] map linearly onto the env's bounds (then clipped); 1 as
+    #: in the reference, whose environments take actions in [-1, 1]
+    action_scale: float = 1.0
     # sampling (docs/baselines.md, 5.5: 20 tasks x 20 trajectories, 500 iterations)
     #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 20
@@ -42,7 +45,7 @@ class MaesnConfig(OnPolicyConfig):
     #: meta-training iterations (each: sample, adapt the latents, sample, one TRPO step)
     num_iterations: int = 500
     # outer step: TRPO (docs/baselines.md, 5.5)
-    #: trust region: mean over tasks of the post-update KL (actions, plus the adapted latent Gaussians)
+    #: trust region: mean over tasks of the post-update KL of the actions (the latent reparameterised)
     max_kl: float = 0.01
     #: conjugate-gradient iterations of the search direction
     cg_iterations: int = 10

@@ -3,20 +3,23 @@
 The stochastic policy of task ``i`` is the pair: ``z ~ N(mu_i, sigma_i)`` once per episode, then
 ``a_t ~ pi_theta(. | s_t, z)``.
 
-Inner step (only the task's latent changes): with the episode's ``z_k`` and the advantages ``A_{k,t}``,
-``J_i(mu, log_sigma) = mean_{k,t} log N(z_k; mu, sigma) A_{k,t}`` (the policy gradient of the latent's
-log-likelihood), ``mu' = mu + alpha_mu * dJ/dmu`` and ``log_sigma' = log_sigma + alpha_sigma * dJ/dlog_sigma``
-with the learnable per-dimension step sizes ``alpha``. The policy weights are not adapted.
+Inner step (only the task's latent changes): with the episode's ``z_k`` and one advantage per episode,
+``A_k = G_k - b(s_0)`` (the GAE advantage of the episode's first step with lambda 1, normalised over the task's
+``K`` episodes; ``z`` is drawn before the first step, so the whole return is its reward),
+``J_i(mu, log_sigma) = mean_k log N(z_k; mu, sigma) A_k`` (the policy gradient of the latent's log-likelihood),
+``mu' = mu + alpha_mu * dJ/dmu`` and ``log_sigma' = log_sigma + alpha_sigma * dJ/dlog_sigma`` with the learnable
+per-dimension step sizes ``alpha``. The policy weights are not adapted.
 
 Outer step: TRPO on all meta-parameters (policy weights, the latents of the sampled tasks, the step sizes), with
 gradients through the inner step, maximising
 
-    mean_i mean_{k,t} r A  -  w mean_i KL(N(mu_i, sigma_i) || N(0, I)),
-    r = pi_theta(a|s, z) N(z; mu_i', sigma_i') / (pi_old(a|s, z) N(z; mu_old,i', sigma_old,i'))
+    mean_i mean_{k,t} r A_{k,t}  -  w mean_i KL(N(mu_i, sigma_i) || N(0, I)),
+    r = pi_theta(a|s, z') / pi_old(a|s, z),   z' = mu_i' + sigma_i' eps,   eps = (z - mu_old,i') / sigma_old,i'
 
-on the post-update data (sampled with ``z ~ N(mu_old,i', sigma_old,i')``, the ratio of the pair (z, a)), subject
-to ``mean_i [ mean_{k,t} KL(pi_old(.|s, z) || pi_theta(.|s, z)) + KL(N(mu_old,i', sigma_old,i') || N(mu_i',
-sigma_i')) ] <= max_kl``.
+on the post-update data (sampled with ``z = mu_old,i' + sigma_old,i' eps``): the latent is reparameterised by the
+episode's noise ``eps``, so the adapted latent (and through it the step sizes and the pre-update latent) gets its
+gradient through the policy, as in the MAESN reference. The trust region is on the actions,
+``mean_i mean_{k,t} KL(pi_old(.|s, z) || pi_theta(.|s, z')) <= max_kl``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ import numpy as np
 import torch
 
 from nacre.algos.maesn.config import MaesnConfig
-from nacre.algos.maesn.networks import LatentSpace, gaussian_kl, latent_log_prob, policy_forward, prior_kl
-from nacre.algos.onpolicy.advantages import task_advantages
+from nacre.algos.maesn.networks import LatentSpace, latent_log_prob, policy_forward, prior_kl
+from nacre.algos.onpolicy.advantages import normalize, task_advantages
 from nacre.algos.onpolicy.policies import GaussianMLPPolicy, Params, kl_divergence, log_prob
 from nacre.algos.onpolicy.sampler import Rollouts
 from nacre.algos.onpolicy.trpo import trpo_step
@@ -41,21 +44,29 @@ class MaesnBatch(NamedTuple):
     obs: torch.Tensor  # [M, K, H, O]
     actions: torch.Tensor  # [M, K, H, A]
     z: torch.Tensor  # [M, K, Z] the latent of each rollout
-    advantages: torch.Tensor  # [M, K, H]
+    advantages: torch.Tensor  # [M, K, H] per step, normalised per task (the outer surrogate)
     mask: torch.Tensor  # [M, K, H]
     old_log_pi: torch.Tensor  # [M, K, H] log pi_old(a|s, z)
     old_mean: torch.Tensor  # [M, K, H, A]
     old_log_std: torch.Tensor  # [M, K, H, A]
     old_mu: torch.Tensor  # [M, Z] the latent Gaussians that drew z
     old_log_sigma: torch.Tensor  # [M, Z]
+    latent_advantages: torch.Tensor  # [M, K] one per episode: its first step's advantage, normalised over K
 
 
 def make_batch(rollouts: Rollouts, rewards: np.ndarray, z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor,
                params: Params, cfg: MaesnConfig) -> MaesnBatch:  # fmt: skip
     """The batch of ``rollouts`` (drawn with latents ``z [M, K, Z]`` from ``N(mu, sigma)``), advantages from
-    ``rewards [M, K, H]`` (per-task linear baseline, GAE, per-task normalisation)."""
-    adv = task_advantages(rewards, rollouts.obs, rollouts.mask, cfg.discount, cfg.gae_lambda,
-                          cfg.normalize_advantages, cfg.baseline_reg).advantages  # fmt: skip
+    ``rewards [M, K, H]`` (per-task linear baseline, GAE, per-task normalisation): per step, and per episode for
+    the latent (the first step's, normalised over the task's episodes, as the MAESN reference)."""
+    raw = task_advantages(rewards, rollouts.obs, rollouts.mask, cfg.discount, cfg.gae_lambda, False,
+                          cfg.baseline_reg).advantages  # fmt: skip
+    first, first_mask = raw[:, :, 0], rollouts.mask[:, :, 0]
+    if cfg.normalize_advantages:
+        adv = np.stack([normalize(raw[m], rollouts.mask[m]) for m in range(len(raw))])
+        first = np.stack([normalize(first[m], first_mask[m]) for m in range(len(raw))])
+    else:
+        adv, first = raw, first * (first_mask > 0)
     device = params["log_std"].device
     as_t = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
     obs, actions = as_t(rollouts.obs), as_t(rollouts.actions)
@@ -63,13 +74,13 @@ def make_batch(rollouts: Rollouts, rewards: np.ndarray, z: torch.Tensor, mu: tor
         mean, log_std = policy_forward({k: v.detach() for k, v in params.items()}, obs, z, cfg.min_std)
         old = log_prob(mean, log_std, actions)
     return MaesnBatch(obs, actions, z.detach(), as_t(adv), as_t(rollouts.mask), old, mean, log_std,
-                      mu.detach(), log_sigma.detach())  # fmt: skip
+                      mu.detach(), log_sigma.detach(), as_t(first))  # fmt: skip
 
 
 def inner_objective(mu: torch.Tensor, log_sigma: torch.Tensor, batch: MaesnBatch) -> torch.Tensor:
     """``J_i`` of the module docstring, ``[M]``."""
     lq = latent_log_prob(batch.z, mu, log_sigma)  # [M, K]
-    return (lq.unsqueeze(-1) * batch.advantages * batch.mask).sum((1, 2)) / batch.mask.sum((1, 2)).clamp_min(1.0)
+    return (lq * batch.latent_advantages).mean(1)
 
 
 def inner_step(mu: torch.Tensor, log_sigma: torch.Tensor, step_mu: torch.Tensor, step_log_sigma: torch.Tensor,
@@ -101,16 +112,14 @@ def outer_objective_and_kl(params: Params, latents: LatentSpace, task_index: tor
                            create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """``(objective, trust-region KL)`` of the module docstring at the current parameter values."""
     mu, ls = adapted_latents(latents, task_index, pre, create_graph)
-    mean, log_std = policy_forward(params, post.obs, post.z, min_std)
-    log_pi = log_prob(mean, log_std, post.actions)
-    log_q = latent_log_prob(post.z, mu, ls)
-    old_log_q = latent_log_prob(post.z, post.old_mu, post.old_log_sigma)
-    ratio = torch.exp(log_pi + (log_q - old_log_q).unsqueeze(-1) - post.old_log_pi)
+    eps = (post.z - post.old_mu.unsqueeze(1)) / post.old_log_sigma.exp().unsqueeze(1)  # the episodes' noise
+    z = mu.unsqueeze(1) + ls.exp().unsqueeze(1) * eps  # [M, K, Z], equal to post.z at the sampling parameters
+    mean, log_std = policy_forward(params, post.obs, z, min_std)
+    ratio = torch.exp(log_prob(mean, log_std, post.actions) - post.old_log_pi)
     valid = post.mask.sum((1, 2)).clamp_min(1.0)
     surr = ((ratio * post.advantages * post.mask).sum((1, 2)) / valid).mean()
     penalty = prior_kl(latents.mu[task_index], latents.log_sigma[task_index]).mean()
-    action_kl = (kl_divergence(post.old_mean, post.old_log_std, mean, log_std) * post.mask).sum((1, 2)) / valid
-    kl = (action_kl + gaussian_kl(post.old_mu, post.old_log_sigma, mu, ls)).mean()
+    kl = ((kl_divergence(post.old_mean, post.old_log_std, mean, log_std) * post.mask).sum((1, 2)) / valid).mean()
     return surr - prior_weight * penalty, kl
 
 

@@ -102,9 +102,12 @@ def trpo_step(params: Sequence[torch.Tensor], surrogate_and_kl: SurrogateAndKL, 
     hvp = hessian_vector_product(kl, params, damping)
     direction = conjugate_gradient(hvp, g, cg_iterations, residual_tol)
     shs = float(direction @ hvp(direction))
-    full_step = math.sqrt(2.0 * max_kl / (shs + 1e-8)) * direction
     before = flat([p.detach() for p in params]).clone()
     surrogate_before = float(surrogate.detach())
+    if not math.isfinite(shs) or shs + 1e-8 <= 0.0:  # no positive curvature along the direction (round-off on
+        # a flat KL): the quadratic model gives no step length, so the step is rejected, as the reference's NaN is
+        return TrpoInfo(surrogate_before, surrogate_before, 0.0, False, 0, 0.0, float(g.norm()))
+    full_step = math.sqrt(2.0 * max_kl / (shs + 1e-8)) * direction
     del surrogate, kl, hvp
     for k in range(max_backtracks):
         fraction = backtrack_ratio**k

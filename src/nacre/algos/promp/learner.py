@@ -4,9 +4,10 @@ With ``theta_i^(k+1) = theta_i^(k) + alpha grad mean_t [ pi(a|s) / stopgrad(pi_o
 ``k``-th pre-update batch (``pi_old`` the policy that sampled it), the loss minimised by ``ppo_steps`` Adam steps on
 the same batches is
 
-    - mean_i mean_t min(r A, clip(r, 1 - eps, 1 + eps) A)  +  sum_k eta_k mean_i mean_t KL(pi_old^(k) || pi^(k))
+    - mean_i mean_t min(r A, clip(r, 1 - eps, 1 + eps) A)  +  mean_k eta_k mean_i mean_t KL(pi_old^(k) || pi^(k))
 
-with ``r = pi_i'(a|s) / pi_old,i'(a|s)`` on the post-update batch and the KL terms on the pre-update batches;
+with ``r = pi_i'(a|s) / pi_old,i'(a|s)`` on the post-update batch and the KL terms on the pre-update batches
+(averaged over the inner steps ``k``, as the ProMP reference does: with two inner steps each counts half);
 gradients flow through the inner steps (second order). After the steps, each ``eta_k`` is halved or doubled
 towards ``target_inner_kl`` if ``adaptive_inner_kl_penalty``.
 """
@@ -32,7 +33,7 @@ def promp_loss(theta: Params, pre: Sequence[OnPolicyBatch], post: OnPolicyBatch,
     path = adaptation_path(theta, pre, objective, inner_lr, create_graph)
     surr = clipped_surrogate(path[-1], post, clip, min_std)
     kls = [mean_kl(path[k], batch, min_std) for k, batch in enumerate(pre)]
-    loss = -surr + sum(eta * kl for eta, kl in zip(kl_penalties, kls, strict=True))
+    loss = -surr + sum(eta * kl for eta, kl in zip(kl_penalties, kls, strict=True)) / len(kls)
     return loss, surr, kls
 
 

@@ -42,6 +42,9 @@ class Rl2Config(OnPolicyRunConfig):
     #: units of the GRU cell (the recurrent state carried across the episodes of a trial)
     hidden_size: int = 64
     # sampling
+    #: the policy's actions in [-action_scale, action_scale] map linearly onto the env's bounds (then clipped); 1 as
+    #: in the reference's RL2, which steps the environment with the policy's raw actions
+    action_scale: float = 1.0
     #: tasks per iteration (drawn from the train tasks, without replacement when there are enough)
     meta_batch: int = 100
     #: trials per task and iteration (each its own environment and a fresh hidden state)
