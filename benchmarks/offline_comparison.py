@@ -55,7 +55,7 @@ from nacre.evaluation.runs import named_eval_tag
 from nacre.evaluation.saving import save_evaluation
 from nacre.logging import read_jsonl
 from nacre.training.checkpoint import list_checkpoints
-from nacre.training.loop import algorithm_classes, load_trainer, read_run_config, train
+from nacre.training.loop import algorithm_classes, load_trainer, read_run_config, resume_trainer, train
 
 DOMAINS = {
     "cheetah-vel": {"id": "macaw-cheetah-vel", "ood": "macaw-cheetah-vel-ood"},
@@ -95,8 +95,9 @@ def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Pat
     run_dir = args.out / f"{method}-{split}-s{seed}"
     if args.eval_only or is_finished(run_dir, args):
         return run_dir  # nothing to train: don't build the trainer (an offline one loads its whole dataset)
-    if list_checkpoints(run_dir / "checkpoints"):
-        trainer = load_trainer(run_dir)
+    if (run_dir / "config.json").exists():
+        # as nacre train --resume: the newest intact checkpoint, or iteration 0 for a run stopped before its first
+        trainer = resume_trainer(run_dir, warn=lambda line: print(f"{run_dir.name}: {line}", flush=True))
         resumed = True
     else:
         algorithm, extra = METHODS[method]

@@ -85,6 +85,7 @@ def test_finished_runs_and_cached_evaluations_are_not_loaded(tmp_path, monkeypat
         raise AssertionError("loaded a trainer")
 
     monkeypatch.setattr(offline_comparison, "load_trainer", no_loading)
+    monkeypatch.setattr(offline_comparison, "resume_trainer", no_loading)
     args = _args(tmp_path)
     done = _fake_run(args.out, "macaw-id-s0", "macaw", 3, 3)
     assert offline_comparison.is_finished(done, args)
@@ -129,5 +130,20 @@ def test_one_run_end_to_end_on_point_robot_data(tmp_path, monkeypatch, capsys, p
         raise AssertionError("loaded a trainer")
 
     monkeypatch.setattr(offline_comparison, "load_trainer", no_loading)
+    monkeypatch.setattr(offline_comparison, "resume_trainer", no_loading)
     assert offline_comparison.run_one("mt-finetune", "id", 0, args) == run
     assert offline_comparison.evaluate(run, 8) == first
+
+
+def test_a_run_stopped_before_its_first_checkpoint_is_restarted(tmp_path, monkeypatch, capsys, point_dataset):
+    """A run killed in its first iteration leaves config.json and no checkpoint: the next invocation continues it
+    (as nacre train --resume does) instead of refusing the directory."""
+    monkeypatch.setitem(offline_comparison.DOMAINS, "point", {"id": "point-robot"})
+    args = _args(tmp_path, "--preset", "tiny", "--iterations", "1")
+    args.dataset, args.domain = point_dataset, "point"
+    run = offline_comparison.run_one("mt-finetune", "id", 0, args)
+    for ckpt in (run / "checkpoints").iterdir():  # as if killed before the first checkpoint was written
+        ckpt.unlink()
+    assert (run / "config.json").exists() and offline_comparison.newest_iteration(run) == 0
+    assert offline_comparison.run_one("mt-finetune", "id", 0, args) == run
+    assert offline_comparison.newest_iteration(run) == 1 and offline_comparison.is_finished(run, args)
