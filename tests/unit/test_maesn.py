@@ -108,14 +108,19 @@ def test_inner_step_depends_only_on_the_latents():
         assert torch.equal(v, policy_before[k])
 
 
-def test_outer_objective_reaches_policy_weights_step_sizes_and_the_sampled_latents_only():
-    learner = _learner()
-    gen = torch.Generator().manual_seed(2)
-    idx = torch.tensor([0, 4])
-    pre = _batch(gen, 2, 3, 4)
+def _pre_and_post(learner, idx, seed):
+    """A pre-update batch of tasks ``idx`` and a post-update batch drawn from their adapted latents."""
+    gen = torch.Generator().manual_seed(seed)
+    pre = _batch(gen, len(idx), 3, 4)
     with torch.no_grad():
         mu, ls = adapted_latents(learner.latents, idx, [pre], create_graph=False)
-    post = _batch(gen, 2, 3, 4, mu=mu, log_sigma=ls)
+    return pre, _batch(gen, len(idx), 3, 4, mu=mu, log_sigma=ls)
+
+
+def test_outer_objective_reaches_policy_weights_step_sizes_and_the_sampled_latents_only():
+    learner = _learner()
+    idx = torch.tensor([0, 4])
+    pre, post = _pre_and_post(learner, idx, seed=2)
     # post-update data as sampled: its actions' old log-probabilities at the reparameterised z = mu' + sigma' eps
     with torch.no_grad():
         mean, log_std = policy_forward(learner.policy.params(), post.obs, post.z)
@@ -144,12 +149,8 @@ def test_the_outer_latent_gradient_flows_through_the_policy_not_a_latent_likelih
     learner = _learner()
     with torch.no_grad():
         learner.policy.params()["w0"][:, 2:] = 0.0  # the columns that read z (inputs are [obs (2), z (2)])
-    gen = torch.Generator().manual_seed(5)
     idx = torch.tensor([1, 2])
-    pre = _batch(gen, 2, 3, 4)
-    with torch.no_grad():
-        mu, ls = adapted_latents(learner.latents, idx, [pre], create_graph=False)
-    post = _batch(gen, 2, 3, 4, mu=mu, log_sigma=ls)
+    pre, post = _pre_and_post(learner, idx, seed=5)
     objective, kl = outer_objective_and_kl(learner.policy.params(), learner.latents, idx, [pre], post, 0.0)
     lat = learner.latents
     grads = torch.autograd.grad(objective, [lat.mu, lat.log_sigma, lat.step_mu, lat.step_log_sigma])
