@@ -3,8 +3,8 @@ after 20 fine-tuning Adam steps on 256 offline transitions of the goal beats the
 
 Data: 20 train and 5 test goals, 16 episodes each of a goal-seeking policy with episode-wise action noise
 (tests/conftest.py), as the MACAW learning test. Budget: 600 gradient steps (a few seconds). Measured with this
-config (4 runs x 5 goals, gain = 20-step minus 0-step return): seeds 0 / 1 / 2 give +6.6 / +5.5 / +6.2 (s.e.
-about 1.1), the fine-tuned return rising from -16.8 / -18.4 / -17.7 before training to -7.5 / -7.9 / -8.0.
+config (4 runs x 5 goals, gain = 20-step minus 0-step return): seeds 0 / 1 / 2 give +6.8 / +5.4 / +6.4 (s.e.
+about 1.1), the fine-tuned return rising from -16.8 / -18.4 / -17.7 before training to -7.4 / -8.0 / -7.8.
 Fine-tuning the untrained nets already gains +4.4 / +3.4 / +3.9 (s.e. 2.8: it clones the test batch), so the test
 asserts the gain (> max(3 s.e., 3)) and that training raised the fine-tuned return by more than 5.
 """

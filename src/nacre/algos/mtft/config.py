@@ -41,6 +41,10 @@ class MtftConfig(OfflineRunConfig):
     max_weight: float = 20.0
     #: discount factor gamma of the returns and value targets
     discount: float = 0.99
+    #: the value target: false = the plain Monte-Carlo return to the end of the stored trajectory, as the MACAW
+    #: reference's multi-task configuration (its ``no_bootstrap``); true = MACAW's outer-loop target, that return
+    #: plus gamma^k Vtarget(last state)
+    value_bootstrap: bool = False
     #: target value net of the bootstrapped value target: Vtarget <- (1 - rate) Vtarget + rate V every step
     target_update_rate: float = 0.1
     # training (AWR on the pooled data of the train tasks)
@@ -52,6 +56,9 @@ class MtftConfig(OfflineRunConfig):
     tasks_per_step: int = 5
     #: rows per task and step, drawn uniformly from that task's data
     batch_size: int = 256
+    #: batches are drawn from every k-th row of a task's data (rows 0, k, 2k, ...): the MACAW reference's
+    #: multi-task runs keep every 7th (``paper``); 1 uses every row
+    buffer_skip: int = 1
     # test-time fine-tuning (MACAW paper): ``n`` Adam steps on the k test transitions, the task id zeroed
     #: Adam learning rate of the policy's test-time fine-tuning steps
     finetune_policy_lr: float = 1e-3
@@ -64,7 +71,7 @@ class MtftConfig(OfflineRunConfig):
         positive = [
             "policy_hidden_size", "policy_hidden_layers", "value_hidden_size", "value_hidden_layers", "action_std",
             "awr_temperature", "policy_lr", "value_lr", "tasks_per_step", "batch_size", "finetune_policy_lr",
-            "finetune_value_lr",
+            "finetune_value_lr", "buffer_skip",
         ]  # fmt: skip
         self.check_run_fields()
         for name in positive:
@@ -88,5 +95,8 @@ PRESETS = ("paper", "fast", "tiny")
 
 
 def preset(name: str, env: str | None = None, **overrides: Any) -> MtftConfig:
-    """``paper`` (MACAW's budget), ``fast`` (CPU budget) or ``tiny`` (smoke tests), as MACAW's presets."""
+    """``paper`` (MACAW's budget), ``fast`` (CPU budget) or ``tiny`` (smoke tests), as MACAW's presets; ``paper``
+    also keeps every 7th row of each task's data, as the reference's multi-task runs (``buffer_skip``)."""
+    if name == "paper":
+        overrides = {"buffer_skip": 7, **overrides}
     return offline_preset(MtftConfig, _TINY, name, env, overrides)

@@ -2,12 +2,14 @@
 
 One gradient step (training and test-time fine-tuning alike) on rows ``(s, a)`` with inputs ``x = [s, id]``:
 
-* value: ``L_V = mean (V(x) - R_boot)^2`` with MACAW's outer-loop target
-  ``R_boot = R_mc + gamma^k Vtarget(x_last) (1 - last_terminated)`` (``x_last``: the stored trajectory's last
-  state with the same id), then ``Vtarget <- (1 - rate) Vtarget + rate V``;
+* value: ``L_V = mean (V(x) - R_mc)^2``, the Monte-Carlo return to the end of the stored trajectory, as the
+  MACAW reference's multi-task configuration (``no_bootstrap``); with ``value_bootstrap`` MACAW's outer-loop
+  target ``R_mc + gamma^k Vtarget(x_last) (1 - last_terminated)`` instead (``x_last``: the stored trajectory's
+  last state with the same id); then ``Vtarget <- (1 - rate) Vtarget + rate V``;
 * policy: ``L_AWR = -mean w log pi(a | x)``, ``w = exp(min(A_std / T, log max_weight))`` with
-  ``A = R_mc + gamma^k V(x_last) (1 - last_terminated) - V(x)`` from the value net *before* the step, standardised
-  over the whole (pooled) batch (:mod:`nacre.algos.macaw.losses`).
+  ``A = R_mc + gamma^k V(x_last) (1 - last_terminated) - V(x)`` from the value net *before* the step (the
+  reference bootstraps the advantage in either case), standardised per task over its rows, as the reference
+  computes each task's loss on its own batch (:mod:`nacre.algos.macaw.losses`).
 
 The policy is a Gaussian with mean ``tanh(MLP(x))`` and fixed std ``action_std``. Training samples pooled batches
 of the train tasks with their one-hot ids; at meta-test the id is all zeros and :meth:`MtftLearner.finetune`
@@ -106,10 +108,12 @@ class MtftLearner:
         actions = batch.actions.flatten(0, 1)
         v = value(x)[:, 0]
         with torch.no_grad():
-            v_target = losses.bootstrapped_returns(mc, disc, target(x_last)[:, 0], term)
+            v_target = losses.bootstrapped_returns(mc, disc, target(x_last)[:, 0], term) if cfg.value_bootstrap else mc
             advantages = losses.bootstrapped_returns(mc, disc, value(x_last)[:, 0], term) - v.detach()
         loss_v, metrics = losses.value_loss(v, v_target)
-        weights = losses.awr_weights(advantages, cfg.awr_temperature, cfg.max_weight)
+        # standardised per task: [T, B] rows, one task per row (fine-tuning: one task)
+        weights = losses.awr_weights(advantages.view(batch.obs.shape[0], -1), cfg.awr_temperature,
+                                     cfg.max_weight).flatten()  # fmt: skip
         log_prob = losses.gaussian_log_prob(policy(x), actions, cfg.action_std)
         loss_pi, pi_metrics = losses.awr_loss(log_prob, weights)
         for opt in optimizers:

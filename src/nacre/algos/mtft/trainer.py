@@ -43,7 +43,7 @@ class MtftTrainer(OfflineTrainer):
         n = len(self.train_data)
         tasks = rng.choice(n, size=cfg.tasks_per_step, replace=cfg.tasks_per_step > n)
         datas = [self.train_data[t] for t in tasks]
-        rows = [d.uniform_indices(rng, cfg.batch_size) for d in datas]
+        rows = [d.uniform_indices(rng, cfg.batch_size, cfg.buffer_skip) for d in datas]
         device = self.learner.device
         return macaw_batch(datas, rows, device), torch.as_tensor(tasks, dtype=torch.long, device=device)
 
