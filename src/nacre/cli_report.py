@@ -55,6 +55,9 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     report.add_argument("--reference-steps", type=float, default=None, metavar="N",
                         help="env steps at which the reference's return is read (default: its last logged point; "
                              "the PEARL paper compares at 1e6 on some domains)")  # fmt: skip
+    report.add_argument("--efficiency-window", type=int, default=3, metavar="N",
+                        help="sample efficiency reads every learning curve averaged over its last N logged points "
+                             "(default 3; 1: the raw points)")  # fmt: skip
     report.set_defaults(handler=cmd_report)
     return report
 
@@ -67,7 +70,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         options = ReportOptions(metric=args.metric, reps=args.bootstrap_reps, seed=args.seed,
                                 confidence=args.confidence, threshold=args.threshold, labels=args.label,
                                 reference=args.reference, reference_steps=args.reference_steps,
-                                evaluation=args.evaluation)  # fmt: skip
+                                efficiency_window=args.efficiency_window, evaluation=args.evaluation)  # fmt: skip
         report = write_report(args.run_dirs, args.out, options, command=_command_line(args))
     except ReportError as exc:
         print(f"nacre: error: {exc}", file=sys.stderr)
@@ -84,7 +87,8 @@ def _command_line(args: argparse.Namespace) -> str:
                                  ("--seed", args.seed, 0), ("--confidence", args.confidence, 0.95),
                                  ("--threshold", args.threshold, None), ("--evaluation", args.evaluation, None),
                                  ("--reference", args.reference, None),
-                                 ("--reference-steps", args.reference_steps, None)):  # fmt: skip
+                                 ("--reference-steps", args.reference_steps, None),
+                                 ("--efficiency-window", args.efficiency_window, 3)):  # fmt: skip
         if value != default:
             words += [flag, str(value)]
     for label in args.label or []:

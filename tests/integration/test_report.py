@@ -374,9 +374,11 @@ def env_step_runs(tmp_path) -> list[Path]:
 
 
 def test_sample_efficiency_against_the_pearl_group(env_step_runs, tmp_path, capsys):
-    """The env steps each method's IQM learning curve needs to reach PEARL's IQM at the reference point, by hand:
-    PEARL's IQM at 300 steps is the IQM of (-10, -12, -8) = -10 (3 values: nothing trimmed); MAML-TRPO's IQM
-    curve first reaches it at 5000 steps ((-9 - 8) / 2 = -8.5; at 4000 it is -11); ProMP never does."""
+    """The env steps each method's IQM learning curve needs to reach PEARL's IQM at the reference point, every
+    curve averaged over its last 3 logged points (the default window), by hand: PEARL's IQM is -50, -23.33, -10 at
+    100, 200, 300 steps (3 values: nothing trimmed), so the target is their mean, -27.78; MAML-TRPO's IQM curve
+    (-85, -55, -22.5, -11, -8.5) averaged over 3 points is -54.17 at 3000, -29.5 at 4000 and -14 at 5000, so it
+    first reaches the target at 5000 steps; ProMP (-92.5, -72.5, -55) never does."""
     out = tmp_path / "report"
     assert main(["report", *map(str, env_step_runs), "--out", str(out), "--bootstrap-reps", REPS]) == 0, (
         capsys.readouterr().err
@@ -384,7 +386,7 @@ def test_sample_efficiency_against_the_pearl_group(env_step_runs, tmp_path, caps
     assert metrics.iqm(np.array([-10.0, -12.0, -8.0])) == pytest.approx(-10.0)
     rows = {r["group"]: r for r in _rows(out / "efficiency.csv")}
     assert set(rows) == {"maml-trpo", "promp"}
-    assert float(rows["maml-trpo"]["target_return"]) == pytest.approx(-10.0)
+    assert float(rows["maml-trpo"]["target_return"]) == pytest.approx((-50 - 70 / 3 - 10) / 3)
     assert float(rows["maml-trpo"]["reference_env_steps"]) == 300
     assert (float(rows["maml-trpo"]["env_steps_to_reach"]), float(rows["maml-trpo"]["ratio"])) == (5000, 5000 / 300)
     assert rows["promp"]["env_steps_to_reach"] == "" and float(rows["promp"]["last_env_steps"]) == 3000
@@ -396,22 +398,29 @@ def test_sample_efficiency_against_the_pearl_group(env_step_runs, tmp_path, caps
     assert "point-robot-v1_env_steps.png" in text
     doc = json.loads((out / "report.json").read_text())
     (eff,) = doc["sample_efficiency"]
-    assert eff["reference"] == "pearl" and eff["target_return"] == pytest.approx(-10.0)
+    assert eff["reference"] == "pearl" and eff["target_return"] == pytest.approx((-50 - 70 / 3 - 10) / 3)
 
 
 def test_sample_efficiency_at_a_chosen_reference_point_and_group(env_step_runs, tmp_path, capsys):
     from nacre.evaluation.report import ReportOptions, build_report
 
-    # at 200 PEARL steps the target is the mean of (-20, -20, -30): MAML-TRPO's IQM first reaches it at 3000
-    report = build_report(env_step_runs, ReportOptions(reps=20, reference_steps=250))
+    # the raw points (window 1): at 200 PEARL steps the target is the mean of (-20, -20, -30); MAML-TRPO's IQM
+    # first reaches it at 3000
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference_steps=250, efficiency_window=1))
     eff = report.efficiency["point-robot-v1"]
     assert (eff.at, eff.target) == (200, pytest.approx(-70 / 3))
     assert {r.group.label: r.steps for r in eff.rows} == {"maml-trpo": 3000, "promp": None}
     # another reference group: PEARL then reaches ProMP's last IQM (-55) at its first point
-    report = build_report(env_step_runs, ReportOptions(reps=20, reference="promp"))
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference="promp", efficiency_window=1))
     eff = report.efficiency["point-robot-v1"]
     assert (eff.reference.label, eff.at, eff.target) == ("promp", 3000, pytest.approx(-55.0))
     assert {r.group.label: r.steps for r in eff.rows} == {"pearl": 100, "maml-trpo": 2000}
+    assert {r.group.label: r.at_first for r in eff.rows} == {"pearl": True, "maml-trpo": False}
+    # averaged over 2 points, MAML-TRPO's -55 at 2000 no longer counts ((-85 - 55) / 2 = -70 < -63.75)
+    report = build_report(env_step_runs, ReportOptions(reps=20, reference="promp", efficiency_window=2))
+    eff = report.efficiency["point-robot-v1"]
+    assert eff.target == pytest.approx((-72.5 - 55.0) / 2)
+    assert {r.group.label: r.steps for r in eff.rows} == {"pearl": 100, "maml-trpo": 3000}
     # before the reference's first point there is nothing to compare: a note, no table
     report = build_report(env_step_runs, ReportOptions(reps=20, reference_steps=50))
     assert report.efficiency == {}
@@ -421,6 +430,18 @@ def test_sample_efficiency_at_a_chosen_reference_point_and_group(env_step_runs, 
     assert "--reference 'nope' is not a group" in err and "'maml-trpo'" in err
     err = _error(["report", *map(str, env_step_runs), "--out", str(out), "--reference-steps", "-1"], capsys)
     assert "reference steps must be a positive number" in err
+    err = _error(["report", *map(str, env_step_runs), "--out", str(out), "--efficiency-window", "0"], capsys)
+    assert "efficiency window must be a positive integer" in err
+
+
+def test_trailing_mean():
+    # in increasing x: 1 -> 0.0, 2 -> (0 + 4) / 2, 3 -> (0 + 4 + 5) / 3; returned in the order of x
+    np.testing.assert_allclose(metrics.trailing_mean(np.array([3.0, 1.0, 2.0]), np.array([5.0, 0.0, 4.0]), 3),
+                               [3.0, 0.0, 2.0])  # fmt: skip
+    np.testing.assert_allclose(metrics.trailing_mean(np.array([1.0, 2.0]), np.array([1.0, 2.0]), 1), [1.0, 2.0])
+    assert np.isnan(metrics.trailing_mean(np.array([1.0, 2.0]), np.array([np.nan, 2.0]), 2)).all()
+    with pytest.raises(ValueError):
+        metrics.trailing_mean(np.array([1.0]), np.array([1.0]), 0)
 
 
 def test_first_reaching():

@@ -225,6 +225,23 @@ def probability_of_improvement_ci(
     return _percentile_interval(np.asarray(probability_of_improvement(x, y)), stats, confidence)
 
 
+def trailing_mean(x: np.ndarray, y: np.ndarray, window: int) -> np.ndarray:
+    """``y`` (a curve at points ``x``) averaged over each point and the ``window - 1`` logged points before it in
+    increasing ``x`` (fewer at the start), returned in the order of ``x``; ``window`` 1 returns ``y``. A NaN makes
+    every average that includes it NaN."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of one length, got shapes {x.shape} and {y.shape}")
+    if int(window) != window or window < 1:
+        raise ValueError(f"window must be a positive integer, got {window}")
+    order = np.argsort(x, kind="stable")
+    ys = y[order]
+    smoothed = np.array([ys[max(0, i - int(window) + 1) : i + 1].mean() for i in range(len(ys))])
+    out = np.empty_like(smoothed)
+    out[order] = smoothed
+    return out
+
+
 def first_reaching(x: np.ndarray, y: np.ndarray, target: float) -> float | None:
     """The first ``x`` (in increasing ``x``) at which the curve ``y`` is at or above ``target``; ``None`` if it never
     is. Only logged points count (no interpolation between them), so the answer is as coarse as the curve's

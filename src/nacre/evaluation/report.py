@@ -82,6 +82,9 @@ class ReportOptions:
     reference: str | None = None
     #: env steps at which the reference's return is read; ``None``: its last learning-curve point
     reference_steps: float | None = None
+    #: sample efficiency reads every IQM learning curve averaged over its last N logged points (the target and
+    #: the crossings alike), so one lucky evaluation neither sets the target nor counts as reaching it
+    efficiency_window: int = 3
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -100,6 +103,9 @@ class ReportOptions:
         if self.reference_steps is not None and not (math.isfinite(self.reference_steps)
                                                      and self.reference_steps > 0):  # fmt: skip
             raise ReportError(f"reference steps must be a positive number, got {self.reference_steps}")
+        if isinstance(self.efficiency_window, bool) or int(self.efficiency_window) != self.efficiency_window \
+                or self.efficiency_window < 1:  # fmt: skip
+            raise ReportError(f"efficiency window must be a positive integer, got {self.efficiency_window}")
 
     @property
     def gamma(self) -> float | None:
@@ -497,14 +503,16 @@ class Comparison:
 
 @dataclass
 class Reached:
-    """One group's row of a sample-efficiency table: the first env steps at which its IQM learning curve reached
-    the target (``None``: not within ``last``, its last point)."""
+    """One group's row of a sample-efficiency table: the first env steps at which its (window-averaged) IQM
+    learning curve reached the target (``None``: not within ``last``, its last point); ``at_first``: already at
+    its first logged point, so the true crossing may be earlier."""
 
     group: Group
     steps: float | None
     ratio: float | None  # steps over the reference point's env steps
     last: float
     seeds: int
+    at_first: bool = False
 
 
 @dataclass
@@ -611,16 +619,19 @@ def _sample_efficiency(groups: Sequence[Group], distributions: Sequence[str],
                              f"env steps (the first is at {curve.x[0]:g})")  # fmt: skip
             continue
         i = int(inside[-1])
-        at, target = float(curve.x[i]), float(np.atleast_1d(curve.summary.estimate)[i])
+        window = int(options.efficiency_window)
+        smoothed = metrics.trailing_mean(curve.x, np.atleast_1d(curve.summary.estimate), window)
+        at, target = float(curve.x[i]), float(smoothed[i])
         rows = []
         for g in candidates:
             if g is ref:
                 continue
             c = g.learning["return"]
             assert c.summary is not None
-            steps = metrics.first_reaching(c.x, np.atleast_1d(c.summary.estimate), target)
+            ys = metrics.trailing_mean(c.x, np.atleast_1d(c.summary.estimate), window)
+            steps = metrics.first_reaching(c.x, ys, target)
             rows.append(Reached(g, steps, steps / at if steps is not None else None, float(c.x[-1]),
-                                c.values.shape[0]))  # fmt: skip
+                                c.values.shape[0], steps is not None and steps == float(np.min(c.x))))  # fmt: skip
         out[dist] = Efficiency(ref, at, target, rows)
     return out
 
@@ -1010,16 +1021,20 @@ def _markdown(report: Report, command: str | None) -> str:
         if eff is not None:
             lines += ["", "### Sample efficiency", "",
                       f"Target: {_cell(eff.reference.label)}'s IQM test return at {eff.at:,.0f} env steps, "
-                      f"{_num(eff.target)}. For each other group, the first logged point at which its IQM learning "
-                      "curve reaches the target (as coarse as its evaluation interval), and that many env steps "
-                      "over the reference's.", "",
+                      f"{_num(eff.target)}, averaged over its last {report.options.efficiency_window} logged "
+                      "points. For each other group, the first logged point at which its IQM learning curve, "
+                      "averaged the same way, reaches the target (as coarse as its evaluation interval; '<=' when "
+                      "already at its first point), and that many env steps over the reference's. Each method is "
+                      "scored by its own test protocol (the return after its adaptation), and with 3 seeds the "
+                      "IQM is the mean.", "",
                       "| group | seeds | env steps to reach the target | ratio |", "|---|---|---|---|"]  # fmt: skip
             for r in eff.rows:
                 if r.steps is None:
                     lines.append(f"| {_cell(r.group.label)} | {r.seeds} | not reached within {r.last:,.0f} | "
                                  f"> {r.last / eff.at:.3g}x |")  # fmt: skip
                 else:
-                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | {r.steps:,.0f} | {r.ratio:.3g}x |")
+                    le = "<= " if r.at_first else ""
+                    lines.append(f"| {_cell(r.group.label)} | {r.seeds} | {le}{r.steps:,.0f} | {le}{r.ratio:.3g}x |")
         kinds = ("online", "offline", "onpolicy")
         stems = ([f"{_slug(dist)}_{kind}_curves" for kind in kinds] + [f"{_slug(dist)}_env_steps"]
                  + [f"{_slug(dist)}_final"])  # fmt: skip

@@ -53,7 +53,8 @@ _TOP_KEYS = ("name", "description", "defaults", "entries", "scales", "report")
 _ENTRY_KEYS = ("algorithm", "algorithms", "distribution", "distributions", "seed", "seeds", "preset", "config",
                "grid", "dataset", "dataset_distribution", "scales", "note")  # fmt: skip
 _SCALE_KEYS = ("description", "defaults", "dataset_preset")
-_REPORT_KEYS = ("metric", "bootstrap_reps", "confidence", "threshold", "seed", "reference", "reference_steps")
+_REPORT_KEYS = ("metric", "bootstrap_reps", "confidence", "threshold", "seed", "reference", "reference_steps",
+                "efficiency_window")  # fmt: skip
 _MAX_NAME = 120
 _PAIRS = (("algorithm", "algorithms"), ("distribution", "distributions"), ("seed", "seeds"))
 
