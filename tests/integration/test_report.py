@@ -339,12 +339,12 @@ def test_final_score_label_says_whose_transitions(algorithm, label):
 
 
 # ---------------------------------------------------------------------- sample efficiency (PEARL paper Fig. 2)
-def _env_step_run(path: Path, algorithm: str, seed: int, curve: list[tuple[int, float]]) -> Path:
+def _env_step_run(path: Path, algorithm: str, seed: int, curve: list[tuple[int, float]], **overrides) -> Path:
     """A run of ``algorithm`` on the point robot written by the real writers, whose log holds ``curve``:
     (env steps, test return) per iteration, and no saved evaluation."""
     from nacre.algos.registry import preset
 
-    cfg = preset(algorithm, "tiny", "point-robot", seed=seed)
+    cfg = preset(algorithm, "tiny", "point-robot", seed=seed, **overrides)
     split = SimpleNamespace(train=[{"goal": [0.1, 0.2]}], test=[{"goal": [0.3, 0.4]}])
     trainer = SimpleNamespace(algorithm=algorithm, cfg=cfg, distribution=SimpleNamespace(id="point-robot-v1"),
                               split=split)  # fmt: skip
@@ -432,6 +432,15 @@ def test_sample_efficiency_at_a_chosen_reference_point_and_group(env_step_runs, 
     assert "reference steps must be a positive number" in err
     err = _error(["report", *map(str, env_step_runs), "--out", str(out), "--efficiency-window", "0"], capsys)
     assert "efficiency window must be a positive integer" in err
+
+
+def test_two_pearl_groups_give_a_note_not_a_silent_gap(env_step_runs, tmp_path):
+    from nacre.evaluation.report import ReportOptions, build_report
+
+    other = _env_step_run(tmp_path / "pearl-long", "pearl", 0, [(100, -40.0), (200, -15.0)], num_iterations=9)
+    report = build_report([*env_step_runs, other], ReportOptions(reps=20))
+    assert report.efficiency == {}
+    assert any("2 PEARL groups" in n and "--reference" in n for g in report.groups for n in g.notes)
 
 
 def test_trailing_mean():

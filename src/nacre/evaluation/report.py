@@ -608,6 +608,11 @@ def _sample_efficiency(groups: Sequence[Group], distributions: Sequence[str],
             refs = [g for g in candidates if g.label == options.reference]
         else:
             refs = [g for g in candidates if g.first.algorithm == "pearl"]
+        if len(refs) > 1:  # e.g. PEARL runs of different budgets or settings: which one is the reference?
+            refs[0].notes.append(
+                f"sample efficiency on {dist}: {len(refs)} PEARL groups "
+                f"({', '.join(repr(g.label) for g in refs)}); choose one with --reference LABEL"
+            )
         if len(refs) != 1 or len(candidates) < 2:
             continue
         ref = refs[0]
