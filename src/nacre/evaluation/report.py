@@ -1030,8 +1030,8 @@ def _markdown(report: Report, command: str | None) -> str:
                       "points. For each other group, the first logged point at which its IQM learning curve, "
                       "averaged the same way, reaches the target (as coarse as its evaluation interval; '<=' when "
                       "already at its first point), and that many env steps over the reference's. Each method is "
-                      "scored by its own test protocol (the return after its adaptation), and with 3 seeds the "
-                      "IQM is the mean.", "",
+                      "scored by its own test protocol (the return after its adaptation); with fewer than 4 seeds "
+                      "the IQM trims nothing and is the mean.", "",
                       "| group | seeds | env steps to reach the target | ratio |", "|---|---|---|---|"]  # fmt: skip
             for r in eff.rows:
                 if r.steps is None:

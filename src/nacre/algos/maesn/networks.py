@@ -42,13 +42,6 @@ def latent_log_prob(z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor) 
     return -0.5 * (u * u).sum(-1) - log_sigma.sum(-1, keepdim=True) - 0.5 * _LOG_2PI * z.shape[-1]
 
 
-def gaussian_kl(mu_p: torch.Tensor, log_sigma_p: torch.Tensor, mu_q: torch.Tensor,
-                log_sigma_q: torch.Tensor) -> torch.Tensor:  # fmt: skip
-    """KL(p || q) of diagonal Gaussians, summed over the last dimension."""
-    var_p, var_q = torch.exp(2.0 * log_sigma_p), torch.exp(2.0 * log_sigma_q)
-    return (log_sigma_q - log_sigma_p + (var_p + (mu_p - mu_q) ** 2) / (2.0 * var_q) - 0.5).sum(-1)
-
-
 def prior_kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma) || N(0, I)) per row: ``0.5 sum (sigma^2 + mu^2 - 1) - sum log sigma``."""
     return (0.5 * (torch.exp(2.0 * log_sigma) + mu * mu - 1.0) - log_sigma).sum(-1)
