@@ -71,6 +71,42 @@ def test_plot_writes_a_png(run_dir, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
 
+def _plotted_figure(monkeypatch, argv):
+    """The matplotlib figure ``nacre plot`` saves (its panels by title)."""
+    import matplotlib.figure
+
+    saved = []
+    real = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: saved.append(fig) or real(fig, *a, **k)
+    )
+    assert main(["plot", *argv]) == 0
+    return {ax.get_title(): ax for ax in saved[0].axes}
+
+
+def test_plot_draws_logged_success_against_env_steps(run_dir, tmp_path, monkeypatch):
+    rows = [json.loads(line) for line in (run_dir / "progress.jsonl").read_text().splitlines()]
+    logged = [(r["time/env_steps"], r["success/test"]) for r in rows if "success/test" in r]
+    assert logged  # the sparse point robot reports success
+    panels = _plotted_figure(monkeypatch, [str(run_dir), "--out", str(tmp_path / "c.png")])
+    assert set(panels) == {"learning curve", "success", "adaptation curve", "success per trajectory"}
+    (line,) = panels["success"].lines
+    assert [tuple(p) for p in line.get_xydata()] == [(float(x), float(y)) for x, y in logged]
+    assert panels["success per trajectory"].lines and not panels["success"].texts
+
+
+def test_plot_says_when_a_run_has_no_saved_evaluation(run_dir, tmp_path, monkeypatch):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(run_dir, bare, ignore=shutil.ignore_patterns("eval"))
+    panels = _plotted_figure(monkeypatch, [str(bare), "--out", str(tmp_path / "c.png")])
+    for title in ("adaptation curve", "success per trajectory"):
+        assert not panels[title].lines
+        assert [t.get_text() for t in panels[title].texts] == ["no saved evaluation yet:\nrun nacre eval RUN"]
+    assert panels["learning curve"].lines and not panels["learning curve"].texts
+
+
 def test_resume_continues_a_run(tmp_path):
     rd = tmp_path / "r"
     assert main(["train", "pearl", "point-robot", *TINY, "--num-iterations", "3", "--iterations", "1",

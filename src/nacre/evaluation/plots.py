@@ -6,7 +6,10 @@ Offline runs (MACAW, offline PEARL, MT+FT): test return after adaptation (solid)
 against outer/gradient steps (they take no env steps); the adaptation curve is the median return against
 the number of test-time adaptation steps with the 25-75 percentile band over tasks, runs and seeds.
 On-policy runs (MAML-TRPO, ProMP) are online (env-step axis, on one figure with PEARL runs) and adapt by
-test-time steps (a panel of their own, drawn like the offline one).
+test-time steps (a panel of their own, drawn like the offline one). Where the tasks report success (sparse
+navigation, Meta-World's ``info["success"]``) a panel shows success per trajectory, and online runs that log
+``success/test`` also get the test success rate against env steps (Meta-World's metric). An adaptation panel with
+no saved evaluation says so instead of staying blank.
 """
 
 from __future__ import annotations
@@ -65,19 +68,26 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
         raise ValueError("online (env steps) and offline runs have different axes: plot them separately")
     offline = online == {False}
     by_step = [c["algorithm"] != "pearl" for c in configs.values()]  # adaptation per test-time step
-    sparse = any(c.get("sparse_rewards") for c in configs.values())
-    panels = ["learning"] + (["trajectories"] if not all(by_step) else []) + (["steps"] if any(by_step) else [])
-    panels += ["success"] if sparse else []
+    # success is drawn wherever the task reports it: sparse navigation (goal reached) and families whose episodes
+    # report info["success"] (Meta-World), whose learning curve is then also success against env steps
+    logged = not offline and any(_logs(rd, "success/test") for dirs in groups.values() for rd in dirs)
+    success = logged or any(c.get("sparse_rewards") for c in configs.values())
+    panels = ["learning"] + (["learning_success"] if logged else [])
+    panels += (["trajectories"] if not all(by_step) else []) + (["steps"] if any(by_step) else [])
+    panels += ["success"] if success else []
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     ax = dict(zip(panels, axes, strict=True))
     for i, ((_key, dirs), name, step) in enumerate(zip(groups.items(), names, by_step, strict=True)):
         color = f"C{i % 10}"  # one colour per group in every panel
-        _learning_curve(ax["learning"], dirs, name, "time/grad_steps" if offline else "time/env_steps", color)
+        x_key = "time/grad_steps" if offline else "time/env_steps"
+        _learning_curve(ax["learning"], dirs, name, x_key, color)
+        if logged:
+            _learning_curve(ax["learning_success"], dirs, name, x_key, color, "success/test")
         if step:
             _offline_adaptation_curve(ax["steps"], dirs, name, color)
         else:
             _adaptation_curve(ax["trajectories"], dirs, name, "returns", color)
-        if sparse:
+        if success:
             _adaptation_curve(ax["success"], dirs, name, "success", color)
     if offline:
         ax["learning"].set(
@@ -105,25 +115,33 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
                 ylabel="return: median, 25-75%",
                 title="adaptation by gradient steps",
             )
+    if "learning_success" in ax:
+        ax["learning_success"].set(xlabel="meta-training env steps", ylabel="test success rate (adapted)",
+                                   title="success", ylim=(-0.02, 1.02))  # fmt: skip
     if "success" in ax:
         ax["success"].set(
             xlabel="trajectory k" if not all(by_step) else "evaluated step count (column)",
             ylabel="success rate",
-            title="reached goal",
+            title="success per trajectory",
             ylim=(-0.02, 1.02),
         )
     from matplotlib.ticker import EngFormatter, MaxNLocator
 
-    if log_x:
-        axes[0].set_xscale("log")
-    else:
-        axes[0].xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
-    for ax in axes[1:]:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+    learning = [ax[p] for p in ("learning", "learning_success") if p in ax]
+    for each in learning:
+        if log_x:
+            each.set_xscale("log")
+        else:
+            each.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1.5M: readable step counts
+    for panel, each in ax.items():
+        if each not in learning:
+            each.xaxis.set_major_locator(MaxNLocator(integer=True))
+        each.grid(alpha=0.3)
+        if each.lines:
+            each.legend(fontsize=8)
+        elif panel not in ("learning", "learning_success"):  # adaptation panels draw saved evaluations only
+            each.text(0.5, 0.5, "no saved evaluation yet:\nrun nacre eval RUN", ha="center", va="center",
+                      transform=each.transAxes, color="0.4")  # fmt: skip
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -134,14 +152,22 @@ def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _learning_curve(ax, dirs: list[Path], name: str, x_key: str, color: str | None = None) -> None:
+def _logs(run_dir: Path, key: str) -> bool:
+    """Whether any row of the run's progress.jsonl holds ``key``."""
+    log = run_dir / "progress.jsonl"
+    return log.exists() and any(key in r for r in read_jsonl(log))
+
+
+def _learning_curve(ax, dirs: list[Path], name: str, x_key: str, color: str | None = None,
+                    y_key: str = "returns/test") -> None:  # fmt: skip
+    """``y_key`` (dashed: ``y_key + "_prior_only"`` where logged) against ``x_key``, mean and min-max over seeds."""
     curves = []
     for rd in dirs:
         log = rd / "progress.jsonl"
-        rows = [r for r in read_jsonl(log) if "returns/test" in r] if log.exists() else []
+        rows = [r for r in read_jsonl(log) if y_key in r] if log.exists() else []
         if rows:
-            prior = [r.get("returns/test_prior_only", np.nan) for r in rows]
-            curves.append((np.array([r[x_key] for r in rows]), np.array([r["returns/test"] for r in rows]),
+            prior = [r.get(f"{y_key}_prior_only", np.nan) for r in rows]
+            curves.append((np.array([r[x_key] for r in rows]), np.array([r[y_key] for r in rows], dtype=float),
                            np.array(prior, dtype=float)))  # fmt: skip
     if not curves:
         return
