@@ -264,6 +264,23 @@ def test_a_run_that_never_evaluated_is_left_out_of_the_final_scores(offline_runs
     assert any("left out" in note and "crashed" in note for note in macaw.notes)
 
 
+def test_a_longer_budget_stays_with_its_seeds_and_unequal_ends_are_noted(offline_runs, tmp_path):
+    """Runs that differ only in ``num_iterations`` (one continued to a longer budget, say) are seeds of one
+    experiment; when their final evaluations come from different iterations the report says so."""
+    from nacre.evaluation.report import ReportOptions, build_report
+
+    config = offline_runs[2] / "config.json"
+    meta = json.loads(config.read_text())
+    meta["config"]["num_iterations"] = 50
+    config.write_text(json.dumps(meta))
+    report = build_report(offline_runs, ReportOptions(reps=20))
+    assert [len(g.runs) for g in report.groups] == [3, 2]
+    assert [g.label for g in report.groups] == ["macaw", "mt-finetune"]
+    (note,) = [n for n in report.groups[0].notes if "different numbers of iterations" in n]
+    assert "macaw0 3, macaw1 3, macaw2 2" in note
+    assert not [n for n in report.groups[1].notes if "different numbers of iterations" in n]  # both at 2
+
+
 # ---------------------------------------------------------------------- bad input
 def _error(argv: list[str], capsys) -> str:
     assert main(argv) == 2
@@ -437,7 +454,7 @@ def test_sample_efficiency_at_a_chosen_reference_point_and_group(env_step_runs, 
 def test_two_pearl_groups_give_a_note_not_a_silent_gap(env_step_runs, tmp_path):
     from nacre.evaluation.report import ReportOptions, build_report
 
-    other = _env_step_run(tmp_path / "pearl-long", "pearl", 0, [(100, -40.0), (200, -15.0)], num_iterations=9)
+    other = _env_step_run(tmp_path / "pearl-kl", "pearl", 0, [(100, -40.0), (200, -15.0)], kl_lambda=0.5)
     report = build_report([*env_step_runs, other], ReportOptions(reps=20))
     assert report.efficiency == {}
     assert any("2 PEARL groups" in n and "--reference" in n for g in report.groups for n in g.notes)

@@ -300,6 +300,15 @@ def _final_column(run: Run) -> int:
     return points - 1
 
 
+def _eval_iteration(run: Run) -> int | str:
+    """The training iteration of the run's saved evaluation (``iteration`` in the file, else its name)."""
+    assert run.eval is not None and run.eval_file is not None
+    if "iteration" in run.eval:
+        return int(run.eval["iteration"])
+    match = re.search(r"adaptation_iter(\d+)_", run.eval_file.name)
+    return int(match.group(1)) if match else "?"
+
+
 def _final_label(run: Run) -> str:
     assert run.eval is not None
     j = _final_column(run)
@@ -479,6 +488,12 @@ def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
             episodes += r.eval["returns"][:, :, j].size
         group.final = np.stack(rows)
         group.diverged = diverged / episodes  # of all evaluation episodes at the reported point
+        iterations = {r.path.name: _eval_iteration(r) for r in runs}
+        if len(set(iterations.values())) > 1:
+            ends = ", ".join(f"{name} {it}" for name, it in iterations.items())
+            group.notes.append(f"final {metric}: the seeds were evaluated after different numbers of iterations "
+                               f"({ends}); continue the shorter runs with nacre train --resume RUN "
+                               "--num-iterations N to compare equal budgets")  # fmt: skip
         labels = sorted({_final_label(r) for r in runs})
         group.final_source = f"evaluation, {' / '.join(labels)}"
         return

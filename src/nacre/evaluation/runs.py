@@ -2,7 +2,8 @@
 ``nacre train`` command that reproduces a run.
 
 Runs are one *group* (seeds of one experiment) when their algorithm, task distribution and config agree in every
-field except :data:`IGNORED_FIELDS`: the seed and the bookkeeping that cannot change results (device,
+field except :data:`IGNORED_FIELDS`: the seed, the budget (``num_iterations``: a run continued to a longer budget, or
+resumed with a shorter one, stays with its seeds) and the bookkeeping that cannot change results (device,
 checkpointing, how often and how many times the training log evaluates). ``nacre plot`` and ``nacre report``
 group with :func:`group_key`.
 """
@@ -17,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-#: config fields ignored when grouping runs: the seed and bookkeeping run options
-IGNORED_FIELDS = frozenset({"seed", "device", "checkpoint_every", "keep_checkpoints", "eval_every", "num_evals"})
+#: config fields ignored when grouping runs: the seed, the budget and bookkeeping run options
+IGNORED_FIELDS = frozenset({"seed", "num_iterations", "device", "checkpoint_every", "keep_checkpoints", "eval_every",
+                            "num_evals"})  # fmt: skip
 
 
 class RunReadError(ValueError):
