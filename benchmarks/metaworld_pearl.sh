@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PEARL on Meta-World distributions at CPU scale (the `fast` preset): train every (distribution, seed), evaluate each
-# run's adaptation once, then one report across seeds (success rates with IQM and bootstrap intervals).
+# run's adaptation once, then reports across seeds with IQM and bootstrap intervals: success rates in ROOT/report,
+# returns in ROOT/report-return.
 #
 #   IDS="ml10-v3" SEEDS="0 1" JOBS=2 bash benchmarks/metaworld_pearl.sh ROOT [nacre train flags...]
 #
@@ -50,3 +51,5 @@ if [ "$failed" -ne 0 ]; then
   exit 1
 fi
 nacre report "${runs[@]}" --metric success --out "$root/report"
+# the same runs scored by return: adaptation shows there (trajectory 3 against 1) before successes do
+nacre report "${runs[@]}" --metric return --out "$root/report-return"
