@@ -234,6 +234,47 @@ def test_report_numbers_on_offline_runs_with_shared_tasks(offline_runs, tmp_path
     assert "--preset tiny" in text and "--eval-steps 1" in text
 
 
+def test_final_scores_per_task_group(offline_runs, tmp_path, capsys):
+    """Families whose tasks belong to groups (Meta-World's ML10 / ML45 classes) get the final score per group:
+    the IQM over seeds of each group's tasks, in the markdown, task_groups.csv and report.json."""
+    for run in offline_runs:
+        (path,) = (run / "eval").glob("*.npz")
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        np.savez(path, **arrays, groups=np.array(["slow", "fast"]))  # task 0 (v = 0.5) slow, task 1 fast
+    out = tmp_path / "report"
+    argv = ["report", *map(str, offline_runs), "--out", str(out), "--bootstrap-reps", REPS,
+            "--label", "MACAW", "--label", "MT+FT"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    expected = {
+        ("MACAW", "slow"): [[10.0], [12.0], [14.0]],
+        ("MACAW", "fast"): [[20.0], [18.0], [30.0]],
+        ("MT+FT", "slow"): [[11.0], [9.0]],
+        ("MT+FT", "fast"): [[20.0], [25.0]],
+    }  # diverged run left out
+    rows = {(r["group"], r["task_group"]): r for r in _rows(out / "task_groups.csv")}
+    assert set(rows) == set(expected)
+    for key, scores in expected.items():
+        interval = metrics.stratified_bootstrap_ci(np.array(scores), metrics.iqm, reps=int(REPS), rng=0)
+        row = rows[key]
+        assert (float(row["iqm"]), float(row["low"]), float(row["high"])) == pytest.approx(tuple(interval))
+        assert int(row["seeds"]) == len(scores)
+    assert float(rows[("MACAW", "fast")]["iqm"]) == pytest.approx(68 / 3)
+    text = (out / "report.md").read_text()
+    assert "### Per task group" in text and "| slow | 12.0" in text
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["groups"][1]["final_iqm_by_task_group"]["slow"]["estimate"] == pytest.approx(10.0)
+
+    for run in offline_runs:  # one task group (an ML1 class): the overall table says it all
+        (path,) = (run / "eval").glob("*.npz")
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files}
+        np.savez(path, **{**arrays, "groups": np.array(["reach", "reach"])})
+    assert main([*argv[:-4], "--out", str(tmp_path / "one")]) == 0
+    assert "Per task group" not in (tmp_path / "one" / "report.md").read_text()
+    assert len(_rows(tmp_path / "one" / "task_groups.csv")) == 0
+
+
 def test_runs_without_an_evaluation_fall_back_to_the_log(offline_runs, tmp_path):
     from nacre.evaluation.report import ReportOptions, write_report
 

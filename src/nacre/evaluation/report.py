@@ -336,6 +336,9 @@ class Group:
     final_stats: dict[str, metrics.Interval] = field(default_factory=dict)
     diverged: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: final score per task group (Meta-World's ML10 / ML45 classes): ``[seeds, strata]`` per group name
+    final_by_task_group: dict[str, np.ndarray] = field(default_factory=dict)
+    by_task_group_stats: dict[str, metrics.Interval] = field(default_factory=dict)  # IQM and CI per task group
 
     @property
     def first(self) -> Run:
@@ -488,6 +491,7 @@ def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
             episodes += r.eval["returns"][:, :, j].size
         group.final = np.stack(rows)
         group.diverged = diverged / episodes  # of all evaluation episodes at the reported point
+        group.final_by_task_group = _by_task_group(runs, metric, shared_tasks)
         iterations = {r.path.name: _eval_iteration(r) for r in runs}
         if len(set(iterations.values())) > 1:
             ends = ", ".join(f"{name} {it}" for name, it in iterations.items())
@@ -506,6 +510,32 @@ def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
     else:
         group.notes.append(f"no final {metric} score: no saved evaluation in {_paths(missing)}, and the {metric} "
                            "is not in the training log of the others")  # fmt: skip
+
+
+def _task_groups(run: Run) -> list[str] | None:
+    """The task group (class) of each held-out task of the run's evaluation, if its family has groups."""
+    assert run.eval is not None
+    if "groups" not in run.eval:
+        return None
+    names = [str(g) for g in run.eval["groups"].tolist()]
+    return names if any(names) else None
+
+
+def _by_task_group(runs: Sequence[Run], metric: str, shared_tasks: bool) -> dict[str, np.ndarray]:
+    """Final scores per task group, ``[seeds, strata]``: the group's tasks are the strata where every run was
+    evaluated on the same tasks, else each seed's mean over its tasks of that group. Empty unless every run's
+    evaluation names the task group of each task, all runs have the same groups and there are at least two."""
+    names = [_task_groups(r) for r in runs]
+    if any(n is None for n in names) or len({tuple(sorted(set(n))) for n in names}) != 1 or len(set(names[0])) < 2:
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for task_group in dict.fromkeys(g for g in names[0] if g):
+        rows = []
+        for r, groups in zip(runs, names, strict=True):
+            values = _per_task(r, metric)[[i for i, g in enumerate(groups) if g == task_group], _final_column(r)]
+            rows.append(values if shared_tasks else _nanmean(values, axis=0)[None])
+        out[task_group] = np.stack(rows)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- the report
@@ -591,6 +621,9 @@ def build_report(run_dirs: Sequence[Path], options: ReportOptions) -> Report:
         if g.final is not None:
             g.final_stats = metrics.aggregate_intervals(g.final, options.gamma, options.reps, options.confidence,
                                                         rng_seed)  # fmt: skip
+        g.by_task_group_stats = {name: metrics.stratified_bootstrap_ci(values, metrics.iqm, options.reps,
+                                                                       options.confidence, rng_seed)
+                                 for name, values in g.final_by_task_group.items()}  # fmt: skip
     comparisons: dict[str, list[Comparison]] = {}
     for dist in distributions:
         scored = [g for g in groups if g.distribution == dist and g.final is not None]
@@ -931,6 +964,9 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
             for i, x in enumerate(curve.x):
                 curve_rows.append([g.distribution, g.label, kind, float(x), est[i], low[i], high[i],
                                    curve.values.shape[0]])  # fmt: skip
+    task_group_rows = [[g.distribution, g.label, opts.metric, name, iv.estimate, iv.low, iv.high,
+                        g.final_by_task_group[name].shape[0], g.final_by_task_group[name].shape[1]]
+                       for g in report.groups for name, iv in g.by_task_group_stats.items()]  # fmt: skip
     efficiency_rows = [[dist, e.reference.label, e.at, e.target, r.group.label, r.seeds, r.steps,
                         "" if r.ratio is None else r.ratio, r.last]
                        for dist, e in report.efficiency.items() for r in e.rows]  # fmt: skip
@@ -947,6 +983,8 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
                                        "seeds_y", "strata"], improvement_rows),
         _csv(out / "curves.csv", ["distribution", "group", "curve", "x", "iqm", "low", "high", "seeds"], curve_rows),
         _csv(out / "runs.csv", list(runs[0]), [list(r.values()) for r in runs]),
+        _csv(out / "task_groups.csv", ["distribution", "group", "metric", "task_group", "iqm", "low", "high",
+                                       "seeds", "strata"], task_group_rows),
         _csv(out / "efficiency.csv", ["distribution", "reference", "reference_env_steps", "target_return", "group",
                                       "seeds", "env_steps_to_reach", "ratio", "last_env_steps"], efficiency_rows),
     ]  # fmt: skip
@@ -958,6 +996,7 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
                     "runs": [str(r.path) for r in g.runs], "config": g.first.config,
                     "final_score": g.final_source or None, "diverged_fraction": g.diverged,
                     "final": {k: iv._asdict() for k, iv in g.final_stats.items()},
+                    "final_iqm_by_task_group": {k: iv._asdict() for k, iv in g.by_task_group_stats.items()},
                     "curves": {kind: {"x": c.x, "iqm": c.summary.estimate, "low": c.summary.low,
                                       "high": c.summary.high, "seeds": c.values.shape[0]}
                                for kind, c in [*((f"learning_{k}", c) for k, c in g.learning.items()),
@@ -978,6 +1017,23 @@ def _write_tables(report: Report, out: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- markdown
+def _task_group_table(groups: Sequence[Group], pct: str) -> list[str]:
+    """Final score per task group (ML10 / ML45 class), one column per group of runs that has them."""
+    having = [g for g in groups if g.by_task_group_stats]
+    if not having:
+        return []
+    names = list(dict.fromkeys(n for g in having for n in g.by_task_group_stats))
+    lines = ["", "### Per task group", "",
+             f"The final score of each task group's held-out tasks (Meta-World: each class), IQM over seeds [{pct} "
+             "CI], the same reported point as above.", "",
+             "| task group | " + " | ".join(_cell(g.label) for g in having) + " |",
+             "|---|" + "---|" * len(having)]  # fmt: skip
+    for name in names:
+        cells = [_ci(g.by_task_group_stats.get(name)) for g in having]
+        lines.append(f"| {_cell(name)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _markdown(report: Report, command: str | None) -> str:
     opts = report.options
     pct = f"{opts.confidence:.0%}"
@@ -993,8 +1049,8 @@ def _markdown(report: Report, command: str | None) -> str:
         f"{opts.seed}); curves show the IQM with that interval as a band. Definitions: docs/report.md in the nacre "
         "repository.",
         "",
-        "Machine-readable: `final.csv`, `improvement.csv`, `curves.csv`, `efficiency.csv`, `runs.csv`, "
-        "`report.json`.",
+        "Machine-readable: `final.csv`, `improvement.csv`, `curves.csv`, `efficiency.csv`, `task_groups.csv`, "
+        "`runs.csv`, `report.json`.",
         "",
         "## Groups",
         "",
@@ -1029,6 +1085,7 @@ def _markdown(report: Report, command: str | None) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         if not gap:
             lines += ["", "Optimality gap: pass `--threshold GAMMA` (the score counted as solving a task)."]
+        lines += _task_group_table(groups, pct)
         comps = report.comparisons.get(dist, [])
         if comps:
             lines += ["", "### Probability of improvement", "",
