@@ -202,6 +202,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nacre.evaluation.saving import save_evaluation
     from nacre.training.loop import (
         algorithm_classes,
+        change_run_options,
         check_device,
         read_run_config,
         resume_trainer,
@@ -227,8 +228,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
         overrides = cli_train.read_settings(type(saved_cfg), command.settings, "nacre train --resume RUN_DIR")
         trainer = resume_trainer(args.resume, device=overrides.pop("device", None), warn=_warn_line)
-        if overrides:
-            trainer.set_run_options(**overrides)
+        change_run_options(trainer, args.resume, overrides, args.argv)
         run_dir, resumed = args.resume, True
     else:
         if args.algorithm is None or args.distribution is None:

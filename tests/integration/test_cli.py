@@ -117,6 +117,27 @@ def test_resume_continues_a_run(tmp_path):
     assert len((rd / "progress.jsonl").read_text().splitlines()) == 3
 
 
+def test_a_budget_changed_on_resume_holds_for_later_resumes(tmp_path, capsys):
+    """``--resume RUN --num-iterations N`` is recorded in config.json: the plain ``--resume`` that nacre then
+    suggests continues to N (not back to the old budget), and reports read the new value."""
+    rd = tmp_path / "r"
+    assert main(["train", "pearl", "point-robot", *TINY, "--num-iterations", "2", "--run-dir", str(rd)]) == 0
+    capsys.readouterr()
+    argv = ["train", "--resume", str(rd), "--num-iterations", "4", "--iterations", "1", "--no-progress",
+            "--no-tensorboard"]  # fmt: skip
+    assert main(argv) == 0
+    assert "iteration 3 of 4" in capsys.readouterr().err
+    meta = json.loads((rd / "config.json").read_text())
+    assert meta["config"]["num_iterations"] == 4
+    assert meta["resumed_with"] == [{"at_iteration": 2, "changes": {"num_iterations": 4}, "command": ["nacre", *argv]}]
+    assert main(["train", "--resume", str(rd), "--no-progress", "--no-tensorboard"]) == 0
+    assert "iteration 4 of 4" in capsys.readouterr().err
+    assert len((rd / "progress.jsonl").read_text().splitlines()) == 4
+    # the same value again records nothing new
+    assert main(["train", "--resume", str(rd), "--num-iterations", "4", "--no-progress", "--no-tensorboard"]) == 0
+    assert len(json.loads((rd / "config.json").read_text())["resumed_with"]) == 1
+
+
 def test_list_names_the_distributions(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

@@ -164,7 +164,7 @@ def train_trial(trial: Trial, root: str | Path, *, device: str | None = None,
     import numpy as np
 
     from nacre.evaluation.saving import save_evaluation
-    from nacre.training.loop import algorithm_classes, resume_trainer, train
+    from nacre.training.loop import algorithm_classes, change_run_options, resume_trainer, train
 
     if threads:
         import torch
@@ -181,8 +181,7 @@ def train_trial(trial: Trial, root: str | Path, *, device: str | None = None,
         trainer = resume_trainer(run_dir, device=cfg.device, warn=warnings.append)
         changes = {k: getattr(cfg, k) for k in cfg.run_only_fields
                    if k != "device" and getattr(trainer.cfg, k) != getattr(cfg, k)}  # fmt: skip
-        if changes:
-            trainer.set_run_options(**changes)
+        change_run_options(trainer, run_dir, changes)
         resumed = True
     else:
         trainer, resumed = trainer_cls(cfg), False

@@ -201,6 +201,34 @@ def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None =
         raise RunDirError(f"cannot write the run directory {run_dir}: {exc.strerror or exc}") from None
 
 
+def change_run_options(trainer: Trainer, run_dir: Path, changes: dict[str, Any],
+                       command: list[str] | None = None) -> None:  # fmt: skip
+    """Apply run-only settings (``cfg.run_only_fields``: budget, logging, evaluation) to a resumed run and record
+    them in its ``config.json``, so that a later plain ``--resume``, ``nacre eval`` and reports see the run as it
+    now is. ``device`` is applied but not recorded (it belongs to the machine, not the run). Each change is also
+    appended to ``resumed_with`` (the iteration, the changed values and the command, when given); values equal to
+    the stored ones change nothing."""
+    if not changes:
+        return
+    before = trainer.cfg
+    trainer.set_run_options(**changes)
+    recorded = {k: getattr(trainer.cfg, k) for k in changes
+                if k != "device" and getattr(trainer.cfg, k) != getattr(before, k)}  # fmt: skip
+    if not recorded:
+        return
+    path = Path(run_dir) / "config.json"
+    try:
+        meta = json.loads(path.read_text())
+        meta["config"].update(json.loads(json.dumps(recorded)))
+        entry: dict[str, Any] = {"at_iteration": trainer.iteration, "changes": recorded}
+        if command:
+            entry["command"] = list(command)
+        meta.setdefault("resumed_with", []).append(entry)
+        atomic_write_bytes(path, (json.dumps(meta, indent=2) + "\n").encode())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunDirError(f"cannot record the changed settings in {path}: {short_reason(exc)}") from None
+
+
 def read_run_config(run_dir: Path) -> tuple[str, Any]:
     """(algorithm, config) of a run directory; runs written before MACAW existed are PEARL runs."""
     path = Path(run_dir) / "config.json"
