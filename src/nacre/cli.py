@@ -345,12 +345,20 @@ def _format_offline(trainer: Any, result: Any) -> str:
         rollouts = f"{result.rollouts} rollout{'s' if result.rollouts != 1 else ''}"
         head = (f"adaptation on {tasks} held-out tasks x {runs} runs, {rollouts} per step "
                 f"(iteration {trainer.iteration}, {trainer.env_steps:,} env steps):")  # fmt: skip
-    lines = [head, f"  {column:>5}   mean return   median [25%, 75%]   diverged"]
+    with_success = bool(getattr(result, "reports_success", False))
+    header = f"  {column:>5}   mean return   median [25%, 75%]   diverged" + ("  success" if with_success else "")
+    lines = [head, header]
     for j, n in enumerate(result.steps.tolist()):
         mean = np.nanmean(result.returns[:, :, j]) if not result.diverged[:, :, j].all() else float("nan")
         label = n + 1 if column == "episode" else n
+        succ = f"  {np.asarray(result.success[:, :, j], dtype=float).mean():7.0%}" if with_success else ""
         lines.append(f"  {label:5d}  {mean:12.2f}   {med[j]:.2f} [{q25[j]:.2f}, {q75[j]:.2f}]"
-                     f"   {result.diverged[:, :, j].mean():7.0%}")  # fmt: skip
+                     f"   {result.diverged[:, :, j].mean():7.0%}{succ}")  # fmt: skip
+    by_group = result.success_by_group(result.reported_column) if with_success else {}
+    if len(by_group) > 1:
+        n = int(result.steps[result.reported_column])
+        lines.append(f"  success at {column} {n + 1 if column == 'episode' else n} per class:")
+        lines += [f"    {g:<32} {v:6.0%}" for g, v in by_group.items()]
     return "\n".join(lines)
 
 

@@ -313,6 +313,60 @@ def test_success_logged_for_any_family_that_reports_it(tmp_path):
     assert "success" in text.splitlines()[1]
 
 
+@pytest.fixture(scope="module")
+def line_dataset(tmp_path_factory):
+    from nacre.datasets.generate import PRESETS, generate_datasets
+
+    root = tmp_path_factory.mktemp("line") / "data"
+    return generate_datasets("line-goals", root, n_train=4, n_test=4, settings=PRESETS["tiny"], split_seed=1)
+
+
+@pytest.mark.parametrize("algorithm", ["macaw", "offline-pearl", "mt-finetune", "maml-trpo", "rl2-ppo"])
+def test_every_method_logs_success_where_the_tasks_report_it(algorithm, line_dataset, tmp_path, capsys):
+    """Not only PEARL: the offline and on-policy methods log success (per evaluated column, ``success/test`` at
+    the reported one, per task group), print it, save it in the evaluation and `nacre report` reads it."""
+    from nacre.cli import main
+    from nacre.evaluation.runs import latest_eval
+
+    run = tmp_path / algorithm
+    data = ["--dataset", str(line_dataset)] if algorithm in ("macaw", "offline-pearl", "mt-finetune") else []
+    assert main(["train", algorithm, "line-goals", "--preset", "tiny", *data, "--run-dir", str(run),
+                 "--no-progress", "--no-tensorboard"]) == 0, capsys.readouterr().err  # fmt: skip
+    out = capsys.readouterr().out
+    assert "success" in out.splitlines()[1]  # the console's column
+    rows = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()]
+    last = rows[-1]
+    assert "success/test" in last and 0.0 <= last["success/test"] <= 1.0
+    assert any(k.startswith("success/test_steps_") for k in last)
+    classes = {k.rsplit("/", 1)[1] for k in last if k.startswith("success/test_class/")}
+    saved = latest_eval(run)
+    assert bool(saved["reports_success"])
+    groups = sorted(set(saved["groups"].tolist()))
+    assert classes == set(groups) and set(groups) <= {"left", "right"}
+    if len(groups) > 1:
+        assert "per class:" in out
+    summary = json.loads(sorted((run / "eval").glob("*.json"))[-1].read_text())
+    assert "success_per_steps" in summary
+    assert main(["report", str(run), "--metric", "success", "--out", str(tmp_path / "rep"), "--bootstrap-reps",
+                 "20"]) == 0  # fmt: skip
+    curves = (tmp_path / "rep" / "curves.csv").read_text()
+    assert "learning_success" in curves
+
+
+def test_success_is_flagged_as_not_reported_for_dense_offline_tasks(point_dataset, tmp_path, capsys):
+    from nacre.cli import main
+    from nacre.evaluation.runs import latest_eval
+
+    run = tmp_path / "macaw"
+    assert main(["train", "macaw", "point-robot", "--preset", "tiny", "--dataset", str(point_dataset),
+                 "--run-dir", str(run), "--no-progress", "--no-tensorboard"]) == 0  # fmt: skip
+    assert not bool(latest_eval(run)["reports_success"])
+    assert not any(k.startswith("success/") for k in json.loads((run / "progress.jsonl").read_text().splitlines()[-1]))
+    assert main(["report", str(run), "--metric", "success", "--out", str(tmp_path / "rep"), "--bootstrap-reps",
+                 "20"]) == 0  # fmt: skip
+    assert "report no success" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_dense_family_without_success_logs_none(tmp_path):
     trainer = PearlTrainer(preset("tiny", "point-robot", num_iterations=1))
     assert not trainer.reports_success

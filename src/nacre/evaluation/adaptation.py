@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from nacre.evaluation.success import success_by_group
 from nacre.types import Trajectory
 from nacre.vector_rollout import BatchPolicyFn, rollout_batch
 
@@ -47,13 +48,7 @@ class AdaptationResult:
 
     def success_by_group(self, trajectory: int) -> dict[str, float]:
         """Success rate of trajectory ``trajectory`` (0-based) per task group, over runs and the group's tasks."""
-        if not self.groups or all(g is None for g in self.groups):
-            return {}
-        out: dict[str, float] = {}
-        for group in dict.fromkeys(g for g in self.groups if g is not None):
-            cols = [i for i, g in enumerate(self.groups) if g == group]
-            out[group] = float(self.success[:, cols, trajectory].mean())
-        return out
+        return success_by_group(self.success, self.groups, trajectory)
 
     @property
     def found(self) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from nacre.evaluation.success import success_by_group
 from nacre.vector_rollout import BatchPolicyFn, rollout_batch
 
 
@@ -47,11 +48,28 @@ class OfflineAdaptationResult:
     diverged: np.ndarray  # bool: the adapted policy output non-finite actions (return is NaN)
     #: the k asked for, when the smallest task held fewer transitions (then ``num_transitions`` is its size)
     requested_transitions: int | None = None
+    #: whether the tasks report success (sparse goal or ``info["success"]``); else ``success`` is all False
+    reports_success: bool = False
+    #: per task, its group label (Meta-World: the environment class), or ``None`` without groups
+    groups: list[str | None] | None = None
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        return {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
-                "lengths": self.lengths, "steps": self.steps, "diverged": self.diverged,
-                "num_transitions": np.asarray(self.num_transitions)}  # fmt: skip
+        out = {"returns": self.returns, "dense_returns": self.dense_returns, "success": self.success,
+               "lengths": self.lengths, "steps": self.steps, "diverged": self.diverged,
+               "num_transitions": np.asarray(self.num_transitions),
+               "reports_success": np.asarray(self.reports_success)}  # fmt: skip
+        if self.groups is not None:
+            out["groups"] = np.asarray(["" if g is None else g for g in self.groups])
+        return out
+
+    @property
+    def reported_column(self) -> int:
+        """The column the training log reports (``returns/test``): the most test-time steps evaluated."""
+        return int(np.argmax(self.steps))
+
+    def success_by_group(self, column: int) -> dict[str, float]:
+        """Success rate at ``column`` per task group (ML10 / ML45 class), over runs and the group's tasks."""
+        return success_by_group(self.success, self.groups, column)
 
     def column(self, n_steps: int) -> np.ndarray:
         """Returns ``[runs, tasks]`` after ``n_steps`` adaptation steps."""
@@ -156,7 +174,9 @@ def _draw(data: _Rows, rng: np.random.Generator, k: int) -> np.ndarray:
 
 def offline_eval_metrics(result: OfflineAdaptationResult) -> dict[str, float]:
     """Scalars for a training log: mean and median return per number of adaptation steps; ``returns/test`` is
-    the return after the most steps evaluated and ``returns/test_prior_only`` the un-adapted one (0 steps)."""
+    the return after the most steps evaluated and ``returns/test_prior_only`` the un-adapted one (0 steps).
+    Where the tasks report success: ``success/test_steps_N`` per column, ``success/test`` at the reported one
+    and, for families with task groups (ML10 / ML45 classes), ``success/test_class/<group>`` there."""
     out: dict[str, float] = {}
     medians = result.quantiles()[1]
     for j, n in enumerate(result.steps.tolist()):
@@ -168,4 +188,10 @@ def offline_eval_metrics(result: OfflineAdaptationResult) -> dict[str, float]:
     out["returns/test"] = out[f"returns/test_steps_{int(result.steps.max())}"]
     if 0 in result.steps:
         out["returns/test_prior_only"] = out["returns/test_steps_0"]
+    if result.reports_success:
+        for j, n in enumerate(result.steps.tolist()):
+            out[f"success/test_steps_{n}"] = float(np.asarray(result.success[:, :, j], dtype=float).mean())
+        out["success/test"] = out[f"success/test_steps_{int(result.steps.max())}"]
+        by_group = result.success_by_group(result.reported_column)
+        out.update({f"success/test_class/{g}": v for g, v in by_group.items()})
     return out

@@ -7,8 +7,9 @@ against outer/gradient steps (they take no env steps); the adaptation curve is t
 the number of test-time adaptation steps with the 25-75 percentile band over tasks, runs and seeds.
 On-policy runs (MAML-TRPO, ProMP) are online (env-step axis, on one figure with PEARL runs) and adapt by
 test-time steps (a panel of their own, drawn like the offline one). Where the tasks report success (sparse
-navigation, Meta-World's ``info["success"]``) a panel shows success per trajectory, and online runs that log
-``success/test`` also get the test success rate against env steps (Meta-World's metric). An adaptation panel with
+navigation, Meta-World's ``info["success"]``) a panel shows success per trajectory (or per evaluated step count),
+and runs that log ``success/test`` also get the test success rate against env steps (Meta-World's metric) or,
+offline, against outer steps. An adaptation panel with
 no saved evaluation says so instead of staying blank.
 """
 
@@ -70,7 +71,7 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
     by_step = [c["algorithm"] != "pearl" for c in configs.values()]  # adaptation per test-time step
     # success is drawn wherever the task reports it: sparse navigation (goal reached) and families whose episodes
     # report info["success"] (Meta-World), whose learning curve is then also success against env steps
-    logged = not offline and any(_logs(rd, "success/test") for dirs in groups.values() for rd in dirs)
+    logged = any(_logs(rd, "success/test") for dirs in groups.values() for rd in dirs)
     success = logged or any(c.get("sparse_rewards") for c in configs.values())
     panels = ["learning"] + (["learning_success"] if logged else [])
     panels += (["trajectories"] if not all(by_step) else []) + (["steps"] if any(by_step) else [])
@@ -116,8 +117,9 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, labels: Sequence[str] | None 
                 title="adaptation by gradient steps",
             )
     if "learning_success" in ax:
-        ax["learning_success"].set(xlabel="meta-training env steps", ylabel="test success rate (adapted)",
-                                   title="success", ylim=(-0.02, 1.02))  # fmt: skip
+        x_label = "meta-training outer/gradient steps" if offline else "meta-training env steps"
+        ax["learning_success"].set(xlabel=x_label, ylabel="test success rate (adapted)", title="success",
+                                   ylim=(-0.02, 1.02))  # fmt: skip
     if "success" in ax:
         ax["success"].set(
             xlabel="trajectory k" if not all(by_step) else "evaluated step count (column)",

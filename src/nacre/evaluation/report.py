@@ -410,8 +410,7 @@ def _distribution_tag(group: Group, groups: Sequence[Group]) -> str:
 
 
 def _learning_curves(group: Group) -> None:
-    keys = {"return": lambda r: "returns/test",
-            "success": lambda r: None if r.offline else f"success/test_traj_{r.reported_trajectory + 1}"}  # fmt: skip
+    keys = {"return": lambda r: "returns/test", "success": lambda r: _logged_key(r, "success")}
     for name, key_of in keys.items():
         series = [s for r in group.runs if (k := key_of(r)) and (s := _series(r, k)) is not None]
         if not series:
@@ -454,8 +453,8 @@ def _logged_key(run: Run, metric: str) -> str | None:
     """The progress.jsonl key holding ``metric`` at the reported point (the dense return is not logged)."""
     if metric == "return":
         return "returns/test"
-    if metric == "success" and not run.offline:
-        return f"success/test_traj_{run.reported_trajectory + 1}"
+    if metric == "success":  # PEARL logs each trajectory's; the others the reported column's (success/test)
+        return "success/test" if run.offline else f"success/test_traj_{run.reported_trajectory + 1}"
     return None
 
 
@@ -480,6 +479,12 @@ def _final_scores(group: Group, metric: str, shared_tasks: bool) -> None:
         group.notes.append(f"final {metric}: left out {_paths(left_out)} (no saved evaluation, no logged value)")
     if not runs:
         return
+    if metric == "success":
+        silent = [r for r in runs if r.eval is not None and "reports_success" in r.eval
+                  and not bool(r.eval["reports_success"])]  # fmt: skip
+        if silent:
+            group.notes.append(f"final success: the tasks of {_paths(silent)} report no success (neither a sparse "
+                               "goal nor info['success']): their success rates are 0 by construction")  # fmt: skip
     if all(r.eval is not None for r in runs):
         rows, diverged, episodes = [], 0, 0
         for r in runs:

@@ -38,10 +38,18 @@ def save_evaluation(run_dir: Path, trainer: Any, result: Any, tag: str) -> Path:
                         "mean_return_per_steps": _nan_to_none(np.nanmean(result.returns, axis=(0, 1))),
                         "return_quantiles_25_50_75": [_nan_to_none(q) for q in result.quantiles()],
                         "diverged_per_steps": result.diverged.mean(axis=(0, 1)).tolist()})  # fmt: skip
+        if getattr(result, "reports_success", False):
+            summary["success_per_steps"] = np.asarray(result.success, dtype=float).mean(axis=(0, 1)).tolist()
+            by_group = result.success_by_group(result.reported_column)
+            if by_group:
+                summary["success_per_class"] = by_group
     else:
         summary.update({"test_return_index": trainer.cfg.test_return_index,
                         "mean_return_per_trajectory": result.returns.mean(axis=(0, 1)).tolist(),
                         "success_per_trajectory": result.success.mean(axis=(0, 1)).tolist(),
                         "found_by_trajectory": result.found.mean(axis=(0, 1)).tolist()})  # fmt: skip
+        by_group = result.success_by_group(trainer.cfg.test_return_index)
+        if by_group:
+            summary["success_per_class"] = by_group  # of the reported trajectory
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(summary, indent=1) + "\n").encode())
     return path

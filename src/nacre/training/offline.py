@@ -25,6 +25,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_adaptation_curves,
     offline_eval_metrics,
 )
+from nacre.evaluation.success import env_reports_success, task_groups
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
@@ -46,6 +47,10 @@ class OfflineTrainer:
         probe = self.distribution.make_env(self.split.train[0])
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.action_dim = int(np.prod(probe.action_space.shape))
+        #: whether the tasks report success (sparse goal or info["success"]): evaluations then log success rates
+        self.reports_success = bool(getattr(self.distribution, "has_sparse_reward", False)) or env_reports_success(
+            probe
+        )
         probe.close()
         load = lambda idx, window: load_offline_tasks(
             Path(cfg.dataset), idx, gamma=cfg.discount, window=window,
@@ -107,12 +112,15 @@ class OfflineTrainer:
         cfg = self.cfg
         task_list, datas = (self.split.test, self.test_data) if tasks == "test" else (self.split.train, self.train_data)
         steps = list(steps) if steps is not None else sorted({0, cfg.eval_steps})
-        return offline_adaptation_curves(
+        result = offline_adaptation_curves(
             self.adapter(), datas, task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_transitions or cfg.eval_transitions, steps, self.episode_length,
             rng if rng is not None else self.seeds.eval,
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
+        result.reports_success = self.reports_success
+        result.groups = task_groups(self.distribution, task_list)
+        return result
 
     def eval_metrics(self, result: OfflineAdaptationResult) -> dict[str, float]:
         return offline_eval_metrics(result)

@@ -36,6 +36,7 @@ from nacre.config import ConfigError
 from nacre.envs.base import TaskSplit
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.offline_adaptation import offline_eval_metrics
+from nacre.evaluation.success import env_reports_success, task_groups
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
@@ -78,6 +79,8 @@ class OnPolicyTrainer:
             raise ConfigError(f"sparse_rewards: {self.distribution.id} has no sparse reward")
         probe = EnvPool(self.distribution.make_env, [self.split.train[0]], 1)
         self.obs_dim, self.action_dim = probe.obs_dim, probe.action_dim
+        #: whether the tasks report success (sparse goal or info["success"]): evaluations then log success rates
+        self.reports_success = self.distribution.has_sparse_reward or env_reports_success(probe.envs[0][0])
         probe.close()
         self._switch = distribution_switch(self.distribution)
         self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
@@ -197,12 +200,19 @@ class OnPolicyTrainer:
             num_rollouts = math.ceil(num_transitions / self.horizon) if num_transitions else cfg.eval_rollouts
         steps = list(steps) if steps is not None else list(range(cfg.eval_steps + 1))
         runs = num_runs or cfg.num_evals
-        return onpolicy_adaptation_curves(
+        result = onpolicy_adaptation_curves(
             self.adapter(), task_list, self.distribution.make_env, runs, num_rollouts, steps, self.horizon,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards, action_scale=cfg.action_scale,
             pool=self._evaluation_pool(tasks, runs, self.eval_envs_per_task(num_rollouts)),
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
+        return self.with_success(result, task_list)
+
+    def with_success(self, result: OnPolicyAdaptationResult, task_list: Sequence[Any]) -> OnPolicyAdaptationResult:
+        """``result`` marked with whether the tasks report success, and each task's group (ML10 / ML45 class)."""
+        result.reports_success = self.reports_success
+        result.groups = task_groups(self.distribution, task_list)
+        return result
 
     def eval_envs_per_task(self, rollouts: int) -> int:
         """Environments per task slot of the meta-test pool when each adaptation step samples ``rollouts``."""
@@ -221,11 +231,7 @@ class OnPolicyTrainer:
         return self._eval_pool[1]
 
     def eval_metrics(self, result: OnPolicyAdaptationResult) -> dict[str, float]:
-        out = offline_eval_metrics(result)
-        if self.distribution.has_sparse_reward:
-            for j, n in enumerate(result.steps.tolist()):
-                out[f"success/test_steps_{n}"] = float(result.success[:, :, j].mean())
-        return out
+        return offline_eval_metrics(result)
 
     def set_run_options(self, **changes: Any) -> None:
         """Change run-only settings (``cfg.run_only_fields``: device, budgets, logging) of a resumed run."""

@@ -33,6 +33,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_adaptation_curves,
     offline_eval_metrics,
 )
+from nacre.evaluation.success import task_groups
 from nacre.types import Progress, Trajectory
 from nacre.vector_rollout import BatchPolicyFn
 
@@ -103,12 +104,15 @@ class OfflinePearlTrainer(PearlTrainer):
         rng = rng if rng is not None else self.seeds.eval
         gen = torch.Generator(device=self.learner.device)
         gen.manual_seed(int(rng.integers(0, 2**62)))
-        return offline_adaptation_curves(
+        result = offline_adaptation_curves(
             OfflinePearlAdapter(self.learner, gen), datas, task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_transitions or cfg.eval_transitions, list(steps) if steps else [0],
             self.episode_length, rng, sparse=cfg.sparse_rewards,
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
+        result.reports_success = self.reports_success
+        result.groups = task_groups(self.distribution, task_list)
+        return result
 
     def eval_metrics(self, result: OfflineAdaptationResult) -> dict[str, float]:
         return offline_eval_metrics(result)

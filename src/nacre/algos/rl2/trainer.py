@@ -82,4 +82,4 @@ class Rl2Trainer(OnPolicyTrainer):
                                                                         result.success, result.lengths)),
                                               np.asarray(keep), result.num_transitions, result.diverged[:, :, keep],
                                               rollouts=1)  # fmt: skip
-        return result
+        return self.with_success(result, task_list)
