@@ -221,8 +221,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.algorithm or args.distribution:
             raise UserError("--resume continues an existing run: give no algorithm or distribution")
-        _, saved_cfg = read_run_config(args.resume)
-        allowed = saved_cfg.run_only_fields
+        saved_algorithm, saved_cfg = read_run_config(args.resume)
+        allowed = saved_cfg.run_only_fields - cli_train.unused_fields(type(saved_cfg), saved_algorithm)
         bad = cli_train.unchangeable_settings(command.settings, allowed)
         if bad:
             raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(allowed))})")
@@ -237,7 +237,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from nacre.envs.registry import TaskDistributionError, make_distribution
 
         config_cls = cli_train.config_class(args.algorithm)  # the trainer (and torch) once the input is checked
-        foreign = cli_train.foreign_settings(config_cls, command.settings)
+        foreign = cli_train.foreign_settings(config_cls, command.settings, args.algorithm)
         if foreign:
             raise UserError(foreign)
         overrides = cli_train.read_settings(config_cls, command.settings, f"nacre train {args.algorithm}")

@@ -559,7 +559,8 @@ def print_help(command: TrainCommand, defaults: Any | None = None, config_cls: t
         ("no_progress", _help_only("", "hide the progress bar", "", switch=True)),
         ("no_tensorboard", _help_only("", "do not write TensorBoard events", "", switch=True)),
     ])  # fmt: skip
-    mirror = _mirror(config_cls, [run_group], only=config_cls.run_only_fields if command.resume else None)
+    fields = frozenset(config_cls.run_only_fields if command.resume else setting_fields(config_cls))
+    mirror = _mirror(config_cls, [run_group], only=fields - unused_fields(config_cls, command.algorithm))
     values.update(preset="", run_dir="", resume="", iterations="", no_progress=False, no_tensorboard=False)
     doc = inspect.getdoc(config_cls) or ""
     summary = doc.split("\n\n", 1)[0].replace("\n", " ")
@@ -624,21 +625,34 @@ def read_settings(config_cls: type, words: Sequence[str], prog: str) -> dict[str
         raise SystemExit(2) from None
 
 
-def foreign_settings(config_cls: type, words: Sequence[str]) -> str | None:
-    """The message for flags of other algorithms' configs (``--inner-steps: not a PEARL setting``), else ``None``
-    (a flag no algorithm has is left to the parser: unrecognized, with a suggestion)."""
+def unused_fields(config_cls: type, algorithm: str | None) -> frozenset[str]:
+    """Fields of ``config_cls`` that ``algorithm`` never reads (a config shared by two algorithms, like PEARL's
+    and offline PEARL's, declares them in ``unused_fields``)."""
+    return getattr(config_cls, "unused_fields", {}).get(algorithm, frozenset())
+
+
+def algorithm_label(config_cls: type, algorithm: str | None) -> str:
+    label = getattr(config_cls, "label", config_cls.__name__)
+    return f"offline {label}" if algorithm is not None and algorithm.startswith("offline-") else label
+
+
+def foreign_settings(config_cls: type, words: Sequence[str], algorithm: str | None = None) -> str | None:
+    """The message for flags of other algorithms' configs (``--inner-steps: not a PEARL setting``) or of fields
+    ``algorithm`` never reads (``--num-steps-prior: not an offline PEARL setting``), else ``None`` (a flag no
+    algorithm has is left to the parser: unrecognized, with a suggestion)."""
     given = setting_names(words)
     if POSITIONAL_FIELDS & set(given):
         return f"{flag(sorted(POSITIONAL_FIELDS & set(given))[0])}: the task distribution is the DISTRIBUTION argument"
-    own = set(setting_fields(config_cls))
+    own = set(setting_fields(config_cls)) - unused_fields(config_cls, algorithm)
     foreign = [name for name in given if name not in own]
     if foreign:
         known = all_setting_names()
         foreign = sorted(name for name in foreign if name in known)
     if not foreign:
         return None
-    label = getattr(config_cls, "label", config_cls.__name__)
-    return f"{', '.join(map(flag, foreign))}: not a {label} setting"
+    label = algorithm_label(config_cls, algorithm)
+    article = "an" if label[0].lower() in "aeiou" else "a"
+    return f"{', '.join(map(flag, foreign))}: not {article} {label} setting"
 
 
 def unchangeable_settings(words: Sequence[str], allowed: frozenset[str]) -> list[str]:

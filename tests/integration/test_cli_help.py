@@ -54,9 +54,10 @@ def test_pearl_help_lists_pearl_settings_with_their_doc_text(capsys):
     from nacre.algos.pearl.config import PearlConfig
 
     text = _help(capsys, "pearl")
-    for flag in _flags(PearlConfig):
+    offline_only = {"--dataset", "--eval-transitions"}
+    for flag in _flags(PearlConfig) - offline_only:
         assert re.search(rf"{flag}\b", text), flag
-    for flag in _flags(MacawConfig) - _flags(PearlConfig):  # MACAW-only settings
+    for flag in (_flags(MacawConfig) - _flags(PearlConfig)) | offline_only:  # MACAW's and offline PEARL's
         assert not re.search(rf"{flag}\b", text), flag
     assert "--inner-buffer-skip" not in text
     # the field's #: comment is its help; the comment headings group the flags
@@ -66,6 +67,20 @@ def test_pearl_help_lists_pearl_settings_with_their_doc_text(capsys):
                   "data collection options", "meta-test options", "run options", "command options"):  # fmt: skip
         assert group in text
     assert _default(text, "--reference-init") == "false" and _default(text, "--meta-batch") == "16"  # dataclass
+
+
+def test_offline_pearl_help_and_flags_leave_out_what_it_never_reads(capsys):
+    """Offline PEARL shares PEARL's config but collects nothing: the collection flags are neither listed nor
+    accepted (one-line error), and online PEARL refuses the offline-only ones."""
+    text = _help(capsys, "offline-pearl")
+    assert re.search(r"--eval-transitions\b", text) and re.search(r"--dataset\b", text)
+    for flag in ("--num-steps-prior", "--num-initial-steps", "--num-tasks-sample", "--num-exp-traj-eval",
+                 "--replay-buffer-size"):  # fmt: skip
+        assert not re.search(rf"{flag}\b", text), flag
+    line = _one_line(["train", "offline-pearl", "point-robot", "--dataset", "d", "--num-steps-prior", "10"], capsys)
+    assert line == "nacre: error: --num-steps-prior: not an offline PEARL setting"
+    line = _one_line(["train", "pearl", "point-robot", "--eval-transitions", "10"], capsys)
+    assert line == "nacre: error: --eval-transitions: not a PEARL setting"
 
 
 def test_macaw_help_lists_macaw_settings_and_no_pearl_one(capsys):
@@ -94,9 +109,10 @@ def test_preset_values_are_the_defaults_shown(capsys):
 
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_every_registered_algorithm_has_a_help(algorithm, capsys):
-    from nacre.cli_train import config_class
+    from nacre.cli_train import config_class, unused_fields
 
-    flags = _flags(config_class(algorithm))
+    config_cls = config_class(algorithm)
+    flags = _flags(config_cls) - {"--" + f.replace("_", "-") for f in unused_fields(config_cls, algorithm)}
     for args in ([algorithm], [algorithm, "point-robot", "--preset", "tiny"]):
         text = _help(capsys, *args)
         assert text.startswith(f"usage: nacre train {algorithm} ")

@@ -335,8 +335,11 @@ class _Resolver:
         from nacre.config import ConfigError
 
         config_cls = self.config_class(algorithm)
-        known = [f.name for f in fields(config_cls)]
+        unused = getattr(config_cls, "unused_fields", {}).get(algorithm, frozenset())
+        known = [f.name for f in fields(config_cls) if f.name not in unused]
         for key in overrides:
+            if key in unused:
+                raise ScaleError(f"{where}: {algorithm} does not use {key!r}")
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -26,6 +26,17 @@ class PearlConfig(ConfigBase):
     """Every setting of a PEARL run. Defaults are the paper's Half-Cheetah-Vel values."""
 
     label: ClassVar[str] = "PEARL"
+    #: fields one of the two algorithms built on this config never reads: ``nacre train ALGO`` refuses them and
+    #: its ``--help`` leaves them out (offline PEARL collects nothing and evaluates from offline context; online
+    #: PEARL has no dataset)
+    unused_fields: ClassVar[dict[str, frozenset[str]]] = {
+        "pearl": frozenset({"dataset", "eval_transitions"}),
+        "offline-pearl": frozenset({
+            "n_train_tasks", "n_test_tasks", "num_initial_steps", "num_tasks_sample", "num_steps_prior",
+            "num_steps_posterior", "num_extra_rl_steps_posterior", "replay_buffer_size", "context_source",
+            "num_exp_traj_eval", "num_eval_trajectories",
+        }),
+    }  # fmt: skip
     type_aliases: ClassVar[dict[str, type]] = {
         "EncoderKind": str,
         "KLReduction": str,
