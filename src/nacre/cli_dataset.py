@@ -171,7 +171,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         settings = preset(args.preset, **{k: getattr(args, k) for k in names})
         check_device(settings.device)
         print(f"nacre: generating {args.distribution} into {args.out}: {settings.behaviour} SAC, "
-              f"{settings.steps_per_task} steps per task, seed {settings.seed}", file=sys.stderr)  # fmt: skip
+              f"at least {settings.steps_per_task} steps per task (whole episodes), seed {settings.seed}",
+              file=sys.stderr)  # fmt: skip
         if args.address is not None and not args.ray:
             raise DatasetError("--address joins a Ray cluster: give --ray as well")
         run, extra = generate_datasets, {}

@@ -138,6 +138,39 @@ def test_a_budget_changed_on_resume_holds_for_later_resumes(tmp_path, capsys):
     assert len(json.loads((rd / "config.json").read_text())["resumed_with"]) == 1
 
 
+class _RecordingBar:
+    made: list = []
+
+    def __init__(self, total=None, **kwargs):
+        self.total, self.n = total, 0
+        type(self).made.append(self)
+
+    def update(self, n=1):
+        self.n += n
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("algorithm", ["pearl", "macaw", "maml-trpo", "rl2-ppo", "offline-pearl"])
+def test_eval_progress_bar_total_matches_the_work(algorithm, point_dataset, tmp_path, monkeypatch, capsys):
+    """nacre eval's bar ends exactly at its total (it once showed 3/3 and kept counting to 12)."""
+    import tqdm
+
+    run = tmp_path / algorithm
+    data = ["--dataset", str(point_dataset)] if algorithm in ("macaw", "offline-pearl") else []
+    assert main(["train", algorithm, "point-robot", *TINY, *data, "--run-dir", str(run)]) == 0
+    monkeypatch.setattr(tqdm, "tqdm", _RecordingBar)
+    for extra in ([], ["--runs", "2"] + (["--trajectories", "3"] if algorithm == "pearl" else ["--steps", "2"])):
+        _RecordingBar.made = []
+        assert main(["eval", str(run), *extra]) == 0, capsys.readouterr().err
+        (bar,) = _RecordingBar.made
+        assert bar.total > 0 and bar.n == bar.total, (extra, bar.n, bar.total)
+
+
 def test_list_names_the_distributions(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

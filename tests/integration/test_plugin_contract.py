@@ -367,6 +367,46 @@ def test_success_is_flagged_as_not_reported_for_dense_offline_tasks(point_datase
     assert "report no success" in (tmp_path / "rep" / "report.md").read_text()
 
 
+def test_dataset_generation_rejects_tasks_that_are_not_json_before_writing(tmp_path, capsys):
+    from nacre.cli import main
+
+    out = tmp_path / "data"
+    assert main(["dataset", "generate", "not-json-goals", "--out", str(out), "--preset", "tiny", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1].startswith("nacre: error: ") and "task 0 is not plain JSON" in err[-1]
+    assert not out.exists()
+
+
+def test_eval_progress_counts_every_trajectory_with_shared_environments(tmp_path, monkeypatch, capsys):
+    """With environments shared per key, PEARL's evaluation runs batch after batch; the bar of nacre eval must
+    still end at its total (runs x tasks x trajectories), not overrun it."""
+    import tqdm
+
+    from nacre.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "pearl", "line-goals", "--preset", "tiny", "--env-kwargs", "shared=true", "--run-dir",
+                 str(run), "--no-progress", "--no-tensorboard"]) == 0, capsys.readouterr().err  # fmt: skip
+    seen = []
+
+    class Bar:
+        def __init__(self, total=None, **kwargs):
+            self.total, self.n = total, 0
+            seen.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    assert main(["eval", str(run), "--runs", "2", "--trajectories", "3"]) == 0
+    tasks = len(json.loads((run / "tasks.json").read_text())["test"])
+    assert seen[0].total == 2 * tasks * 3 == seen[0].n
+
+
 def test_dense_family_without_success_logs_none(tmp_path):
     trainer = PearlTrainer(preset("tiny", "point-robot", num_iterations=1))
     assert not trainer.reports_success

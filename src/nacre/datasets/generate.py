@@ -30,7 +30,7 @@ import numpy as np
 
 from nacre.algos.sac import SACConfig, SACLearner, SACReplayBuffer
 from nacre.datasets.store import DatasetError, finished_tasks, init_dataset_root, write_task_dataset
-from nacre.envs.base import Task, TaskDistribution, task_to_json
+from nacre.envs.base import Task, TaskDistribution, task_to_json, tasks_json_text
 from nacre.envs.registry import TaskDistributionError, make_distribution
 from nacre.nn.precision import resolve_precision
 from nacre.seeding import SeedTree, env_seed
@@ -351,6 +351,10 @@ def generate_datasets(
     except TaskDistributionError as exc:
         raise DatasetError(str(exc)) from None
     tasks, splits = resolve_tasks(dist, split_seed, n_train, n_test)
+    try:  # before the root exists: a task the manifest cannot hold as JSON is named, nothing is written
+        tasks_json_text(tasks)
+    except ValueError as exc:
+        raise DatasetError(f"{dist.id}: {exc}") from None
     config = {"generator": "nacre.datasets.generate", "distribution": dist.id, "split_seed": split_seed,
               **settings.identity()}  # fmt: skip
     init_dataset_root(root, distribution_id=dist.id, tasks=[task_to_json(t) for t in tasks], splits=splits,

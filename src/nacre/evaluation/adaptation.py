@@ -84,8 +84,8 @@ def adaptation_curves(
     the protocol runs batch after batch, so few environments are in use at once. ``envs_for`` (e.g.
     :meth:`nacre.envs.pool.EnvPool.envs`) provides the environments of a batch; it owns them (they are not
     closed here). Without it every pair gets ``make_env(task)``, closed at the end. ``progress`` is called
-    with 1 after each trajectory index of a batch. ``groups`` (one label per task) are kept in the result for
-    per-group success.
+    with the batch's size after each of its trajectories (``runs * tasks * num_trajectories`` in all).
+    ``groups`` (one label per task) are kept in the result for per-group success.
     """
     pairs = [(run, ti) for run in range(num_runs) for ti in range(len(tasks))]
     shape = (num_runs, len(tasks), num_trajectories)
@@ -113,7 +113,7 @@ def adaptation_curves(
                 lengths[run, ti, k] = len(traj)
             state = adapter.observe(state, trajs, k + 1)
             if progress is not None:
-                progress(1)
+                progress(len(chunk))
         if envs_for is None:
             for env in envs:
                 env.close()
