@@ -257,7 +257,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         trainer = algorithm_classes(args.algorithm)[1](cfg)
         resumed = False
     cfg = trainer.cfg
-    print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iterations "
+    plural = "s" if cfg.num_iterations != 1 else ""
+    print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iteration{plural} "
           f"(starting at {trainer.iteration}), device {cfg.device}", file=sys.stderr)  # fmt: skip
     bar = None
     if not args.no_progress:

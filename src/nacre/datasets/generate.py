@@ -165,7 +165,7 @@ def resolve_tasks(
     except (TypeError, ValueError) as exc:
         if isinstance(exc, DatasetError):
             raise
-        raise DatasetError(str(exc)) from None
+        raise DatasetError(f"{dist.id}: {exc}") from None
     if dist.test_equals_train and [task_to_json(t) for t in split.train] == [task_to_json(t) for t in split.test]:
         return list(split.train), {"train": list(range(n_train)), "test": list(range(n_train))}
     tasks = list(split.train) + list(split.test)

@@ -249,7 +249,7 @@ class MetaWorldBenchmark(TaskDistribution):
         for what, n, pool in (("n_train_tasks", n_train, train), ("n_test_tasks", n_test, test)):
             if not 1 <= n <= len(pool):
                 raise ValueError(
-                    f"{self.id}: {what} must be in 1..{len(pool)} (Meta-World's "
+                    f"{what} must be in 1..{len(pool)} (Meta-World's "
                     f"{'train' if pool is train else 'test'} set holds {len(pool)} tasks), got {n}"
                 )
         rng = np.random.default_rng([stable_hash(self.id), int(seed)])

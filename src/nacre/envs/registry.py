@@ -14,6 +14,7 @@ when its id is asked for, never for other ids.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import re
@@ -51,6 +52,18 @@ def registered_ids() -> list[str]:
     return sorted(f"{name}-v{v}" for name, versions in _REGISTRY.items() for v in versions)
 
 
+def _suggestion(spec: str, name: str, versions: dict[int, Any] | None) -> str:
+    """What to say after an unknown id: the versions a known family has, else the closest ids, and the list."""
+    ids = registered_ids()
+    if versions:
+        return f": {name} has {', '.join(f'{name}-v{v}' for v in sorted(versions))}"
+    close = difflib.get_close_matches(spec, ids + sorted(_REGISTRY), n=3, cutoff=0.75)
+    hint = f" (did you mean {' or '.join(map(repr, dict.fromkeys(close)))}?)" if close else ""
+    if len(ids) > 20:
+        return f"{hint}; `nacre list` shows all {len(ids)} ids"
+    return f"{hint}; known: {', '.join(ids)}"
+
+
 def make_distribution(spec: str, **kwargs: Any) -> TaskDistribution:
     """Build a distribution from an id (``cheetah-vel-v1``, ``cheetah-vel``) or ``module:Class``."""
     _load_builtins()
@@ -72,8 +85,7 @@ def make_distribution(spec: str, **kwargs: Any) -> TaskDistribution:
             raise TaskDistributionError(
                 f"unknown task distribution {spec!r}, and the MuJoCo families could not be loaded: {_LOAD_ERRORS['*']}"
             )
-        known = ", ".join(registered_ids())
-        raise UnknownTaskDistribution(f"unknown task distribution {spec!r}; known: {known}")
+        raise UnknownTaskDistribution(f"unknown task distribution {spec!r}{_suggestion(spec, name, versions)}")
     factory = versions[version if version is not None else max(versions)]
     return _construct(spec, factory, kwargs)
 
