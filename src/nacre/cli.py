@@ -59,6 +59,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"nacre: error: {message} (see {self.prog} --help)\n")
 
 
+def _held_out_overlap(trainer: Any) -> str | None:
+    """A warning when some held-out tasks are also train tasks and the family does not say it means that
+    (``test_equals_train``, as cheetah-dir): the meta-test would then measure the training tasks."""
+    from nacre.envs.base import task_to_json
+
+    if getattr(trainer.distribution, "test_equals_train", False):
+        return None
+    train = {json.dumps(task_to_json(t), sort_keys=True) for t in trainer.split.train}
+    shared = [t for t in trainer.split.test if json.dumps(task_to_json(t), sort_keys=True) in train]
+    if not shared:
+        return None
+    return (
+        f"{len(shared)} of {len(trainer.split.test)} held-out tasks are also train tasks (e.g. {shared[0]}): "
+        "the meta-test measures training tasks (a family that means it sets test_equals_train = True)"
+    )
+
+
 def _warn_line(message: str) -> None:
     print(f"nacre: warning: {message}", file=sys.stderr)
 
@@ -256,6 +273,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         check_new_run_dir(run_dir)
         trainer = algorithm_classes(args.algorithm)[1](cfg)
         resumed = False
+        overlap = _held_out_overlap(trainer)
+        if overlap:
+            _warn_line(overlap)
     cfg = trainer.cfg
     plural = "s" if cfg.num_iterations != 1 else ""
     print(f"nacre: {trainer.distribution.id}, run dir {run_dir}, {cfg.num_iterations} iteration{plural} "

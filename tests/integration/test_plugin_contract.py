@@ -96,8 +96,18 @@ class NotJsonGoals(LineGoals):
         return [{"goal": float(g), "tags": {"a"}} for g in rng.uniform(-1, 1, size=n)]
 
 
+class SameGoals(LineGoals):
+    """Every task the same: the held-out tasks are train tasks."""
+
+    name = "same-goals"
+
+    def sample_tasks(self, rng, n):
+        return [{"goal": 0.5}] * n
+
+
 register("line-goals", LineGoals, version=2)
 register("not-json-goals", NotJsonGoals)
+register("same-goals", SameGoals)
 
 
 # ---------------------------------------------------------------------- the documented example
@@ -405,6 +415,19 @@ def test_eval_progress_counts_every_trajectory_with_shared_environments(tmp_path
     assert main(["eval", str(run), "--runs", "2", "--trajectories", "3"]) == 0
     tasks = len(json.loads((run / "tasks.json").read_text())["test"])
     assert seen[0].total == 2 * tasks * 3 == seen[0].n
+
+
+def test_training_warns_when_held_out_tasks_are_train_tasks(tmp_path, capsys):
+    from nacre.cli import main
+
+    argv = ["train", "pearl", "same-goals", "--preset", "tiny", "--num-iterations", "1", "--no-progress",
+            "--no-tensorboard"]  # fmt: skip
+    assert main([*argv, "--run-dir", str(tmp_path / "same")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("nacre: warning:")]
+    assert len(warnings) == 1 and "held-out tasks are also train tasks" in warnings[0]
+    argv[2] = "line-goals"
+    assert main([*argv, "--run-dir", str(tmp_path / "line")]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_dense_family_without_success_logs_none(tmp_path):
