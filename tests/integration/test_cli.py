@@ -195,6 +195,12 @@ def _fails(args, capsys, status=2):
     "args,message",
     [
         (["train", "pearl", "no-such-tasks"], "unknown task distribution 'no-such-tasks'"),
+        (["train", "pearl", "point-robt"], "unknown task distribution 'point-robt' (did you mean 'point-robot'"),
+        (
+            ["train", "pearl", "point-robot-v7"],
+            "unknown task distribution 'point-robot-v7': point-robot has point-robot-v1",
+        ),
+        (["train", "pearl", "gymnasium:Env"], "'gymnasium:Env' is the class Env, not a TaskDistribution"),
         (["train", "pearl", "point-robot", "--batch-size", "-4"], "batch_size must be positive"),
         (["train", "pearl", "point-robot", "--num-exp-traj-eval", "9"], "num_exp_traj_eval (9) cannot exceed"),
         (["train", "pearl", "point-robot", "--inner-steps", "2"], "--inner-steps: not a PEARL setting"),
