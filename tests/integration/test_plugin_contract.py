@@ -331,7 +331,7 @@ def line_dataset(tmp_path_factory):
     return generate_datasets("line-goals", root, n_train=4, n_test=4, settings=PRESETS["tiny"], split_seed=1)
 
 
-@pytest.mark.parametrize("algorithm", ["macaw", "offline-pearl", "mt-finetune", "maml-trpo", "rl2-ppo"])
+@pytest.mark.parametrize("algorithm", ["macaw", "offline-pearl", "maml-trpo", "rl2-ppo"])  # MT+FT: MACAW's path
 def test_every_method_logs_success_where_the_tasks_report_it(algorithm, line_dataset, tmp_path, capsys):
     """Not only PEARL: the offline and on-policy methods log success (per evaluated column, ``success/test`` at
     the reported one, per task group), print it, save it in the evaluation and `nacre report` reads it."""

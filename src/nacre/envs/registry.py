@@ -92,8 +92,10 @@ def make_distribution(spec: str, **kwargs: Any) -> TaskDistribution:
 
 def _construct(spec: str, factory: Factory, kwargs: dict[str, Any]) -> TaskDistribution:
     if isinstance(factory, type) and not issubclass(factory, TaskDistribution):
-        raise UnknownTaskDistribution(f"{spec!r} is the class {factory.__name__}, not a TaskDistribution (for an "
-                                      "environment, write the task family around it: docs/environments.md)")
+        raise UnknownTaskDistribution(
+            f"{spec!r} is the class {factory.__name__}, not a TaskDistribution (for an "
+            "environment, write the task family around it: docs/environments.md)"
+        )
     try:
         dist = factory(**kwargs)
     except (TypeError, ValueError) as exc:
