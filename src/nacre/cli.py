@@ -62,12 +62,11 @@ class _Parser(argparse.ArgumentParser):
 def _held_out_overlap(trainer: Any) -> str | None:
     """A warning when some held-out tasks are also train tasks and the family does not say it means that
     (``test_equals_train``, as cheetah-dir): the meta-test would then measure the training tasks."""
-    from nacre.envs.base import task_to_json
+    from nacre.envs.base import held_out_tasks_in_train
 
     if getattr(trainer.distribution, "test_equals_train", False):
         return None
-    train = {json.dumps(task_to_json(t), sort_keys=True) for t in trainer.split.train}
-    shared = [t for t in trainer.split.test if json.dumps(task_to_json(t), sort_keys=True) in train]
+    shared = held_out_tasks_in_train(trainer.split)
     if not shared:
         return None
     return (

@@ -319,7 +319,9 @@ def test_success_logged_for_any_family_that_reports_it(tmp_path):
     assert "success/test" in csv_header.split(",")
     from nacre.evaluation.adaptation import format_adaptation
 
-    text = format_adaptation(trainer.evaluate(), cfg.test_return_index, 1, trainer.env_steps)
+    result = trainer.evaluate()
+    assert result.reports_success and set(result.groups) <= {"left", "right"}  # saved with the evaluation
+    text = format_adaptation(result, cfg.test_return_index, 1, trainer.env_steps)
     assert "success" in text.splitlines()[1]
 
 

@@ -181,17 +181,25 @@ def _check_distribution(dist: TaskDistribution, steps: int, seed: int, n_train: 
         split = dist.split(seed, *counts)
     if not split.train or not split.test:
         raise ValueError(f"{dist.id}: the split has {len(split.train)} train and {len(split.test)} test tasks")
-    train = [tasks_json_text([t], f"train task {i}") for i, t in enumerate(split.train)]
-    test = [tasks_json_text([t], f"test task {i}") for i, t in enumerate(split.test)]
-    shared = set(train) & set(test)
+    for i, t in enumerate(split.train):
+        tasks_json_text([t], f"train task {i}")
+    for i, t in enumerate(split.test):
+        tasks_json_text([t], f"test task {i}")
+    shared = held_out_tasks_in_train(split)
     if shared and not dist.test_equals_train:
-        raise ValueError(f"{dist.id}: {len(shared)} test task(s) are also train tasks (e.g. {min(shared)}); "
+        raise ValueError(f"{dist.id}: {len(shared)} test task(s) are also train tasks (e.g. {shared[0]}); "
                          "set test_equals_train = True if the benchmark means it")  # fmt: skip
     env = dist.make_env(split.train[0])
     try:
         check_task_env(env, steps, seed, episode_length=dist.episode_length)
     finally:
         env.close()
+
+
+def held_out_tasks_in_train(split: TaskSplit) -> list[Task]:
+    """The test tasks of ``split`` that are also train tasks (equal as plain JSON), in test order."""
+    train = {json.dumps(task_to_json(t), sort_keys=True) for t in split.train}
+    return [t for t in split.test if json.dumps(task_to_json(t), sort_keys=True) in train]
 
 
 def task_to_json(task: Task) -> dict[str, Any]:

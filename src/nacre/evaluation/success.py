@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +18,22 @@ def env_reports_success(env: gym.Env) -> bool:
     high = np.asarray(space.high, dtype=np.float64)
     info = env.step(((low + high) / 2).astype(space.dtype))[4]
     return "success" in info
+
+
+def tasks_report_success(distribution: object, env: gym.Env) -> bool:
+    """Whether a family's evaluations log success rates: its reward is sparse (goal reached) or ``env``, one of
+    its environments, reports ``info["success"]``."""
+    return bool(getattr(distribution, "has_sparse_reward", False)) or env_reports_success(env)
+
+
+ResultT = TypeVar("ResultT")
+
+
+def with_success_labels(result: ResultT, reports_success: bool, distribution: object, tasks: Sequence[Any]) -> ResultT:
+    """``result`` (an adaptation result) marked with whether its tasks report success and each task's group."""
+    result.reports_success = reports_success  # type: ignore[attr-defined]
+    result.groups = task_groups(distribution, tasks)  # type: ignore[attr-defined]
+    return result
 
 
 def success_by_group(success: np.ndarray, groups: Sequence[str | None] | None, column: int) -> dict[str, float]:

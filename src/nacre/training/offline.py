@@ -25,7 +25,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_adaptation_curves,
     offline_eval_metrics,
 )
-from nacre.evaluation.success import env_reports_success, task_groups
+from nacre.evaluation.success import tasks_report_success, with_success_labels
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
@@ -48,9 +48,7 @@ class OfflineTrainer:
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.action_dim = int(np.prod(probe.action_space.shape))
         #: whether the tasks report success (sparse goal or info["success"]): evaluations then log success rates
-        self.reports_success = bool(getattr(self.distribution, "has_sparse_reward", False)) or env_reports_success(
-            probe
-        )
+        self.reports_success = tasks_report_success(self.distribution, probe)
         probe.close()
         load = lambda idx, window: load_offline_tasks(
             Path(cfg.dataset), idx, gamma=cfg.discount, window=window,
@@ -118,9 +116,7 @@ class OfflineTrainer:
             rng if rng is not None else self.seeds.eval,
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
-        result.reports_success = self.reports_success
-        result.groups = task_groups(self.distribution, task_list)
-        return result
+        return with_success_labels(result, self.reports_success, self.distribution, task_list)
 
     def eval_metrics(self, result: OfflineAdaptationResult) -> dict[str, float]:
         return offline_eval_metrics(result)

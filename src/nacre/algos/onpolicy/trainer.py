@@ -36,7 +36,7 @@ from nacre.config import ConfigError
 from nacre.envs.base import TaskSplit
 from nacre.envs.registry import make_distribution
 from nacre.evaluation.offline_adaptation import offline_eval_metrics
-from nacre.evaluation.success import env_reports_success, task_groups
+from nacre.evaluation.success import tasks_report_success, with_success_labels
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
@@ -80,7 +80,7 @@ class OnPolicyTrainer:
         probe = EnvPool(self.distribution.make_env, [self.split.train[0]], 1)
         self.obs_dim, self.action_dim = probe.obs_dim, probe.action_dim
         #: whether the tasks report success (sparse goal or info["success"]): evaluations then log success rates
-        self.reports_success = self.distribution.has_sparse_reward or env_reports_success(probe.envs[0][0])
+        self.reports_success = tasks_report_success(self.distribution, probe.envs[0][0])
         probe.close()
         self._switch = distribution_switch(self.distribution)
         self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
@@ -210,9 +210,7 @@ class OnPolicyTrainer:
 
     def with_success(self, result: OnPolicyAdaptationResult, task_list: Sequence[Any]) -> OnPolicyAdaptationResult:
         """``result`` marked with whether the tasks report success, and each task's group (ML10 / ML45 class)."""
-        result.reports_success = self.reports_success
-        result.groups = task_groups(self.distribution, task_list)
-        return result
+        return with_success_labels(result, self.reports_success, self.distribution, task_list)
 
     def eval_envs_per_task(self, rollouts: int) -> int:
         """Environments per task slot of the meta-test pool when each adaptation step samples ``rollouts``."""

@@ -33,7 +33,7 @@ from nacre.evaluation.offline_adaptation import (
     offline_adaptation_curves,
     offline_eval_metrics,
 )
-from nacre.evaluation.success import task_groups
+from nacre.evaluation.success import with_success_labels
 from nacre.types import Progress, Trajectory
 from nacre.vector_rollout import BatchPolicyFn
 
@@ -110,9 +110,7 @@ class OfflinePearlTrainer(PearlTrainer):
             self.episode_length, rng, sparse=cfg.sparse_rewards,
             progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
         )  # fmt: skip
-        result.reports_success = self.reports_success
-        result.groups = task_groups(self.distribution, task_list)
-        return result
+        return with_success_labels(result, self.reports_success, self.distribution, task_list)
 
     def eval_metrics(self, result: OfflineAdaptationResult) -> dict[str, float]:
         return offline_eval_metrics(result)

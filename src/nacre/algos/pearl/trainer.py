@@ -19,7 +19,7 @@ from nacre.envs.base import TaskSplit, split_to_json
 from nacre.envs.pool import EnvPool, batches_by_key
 from nacre.envs.registry import TaskDistributionError, make_distribution
 from nacre.evaluation.adaptation import AdaptationResult, adaptation_curves
-from nacre.evaluation.success import env_reports_success
+from nacre.evaluation.success import tasks_report_success
 from nacre.seeding import SeedTree
 from nacre.training.checkpoint import run_header
 from nacre.training.errors import check_finite
@@ -54,7 +54,7 @@ class PearlTrainer:
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.action_dim = int(np.prod(probe.action_space.shape))
         #: whether the environments report info["success"] (one probe step; every rollout resets first)
-        self.reports_success = self.distribution.has_sparse_reward or env_reports_success(probe)
+        self.reports_success = tasks_report_success(self.distribution, probe)
         self.seeds = SeedTree.from_seed(cfg.seed, cfg.device)
         self.learner = PearlLearner(cfg, self.obs_dim, self.action_dim, self.seeds.torch_init,
                                     self.seeds.torch_train)  # fmt: skip
