@@ -555,3 +555,37 @@ def test_named_evaluations_sit_beside_the_default_one(pearl_runs, tmp_path, caps
     assert "--name is for evaluations on the test tasks" in _error(["eval", str(run), "--name", "x", "--tasks",
                                                                     "train"], capsys)  # fmt: skip
     assert "evaluation name '../x'" in _error(["report", str(run), "--out", str(out), "--evaluation", "../x"], capsys)
+
+
+def test_machine_and_versions_are_recorded_and_reported(pearl_runs, tmp_path, monkeypatch):
+    """A new run records its CPU, threads, device and resolved precision; a resume on another machine is appended
+    to ``resumed_with`` (the same machine is not); the report lists each CPU / precision / version combination."""
+    import shutil
+
+    import torch
+
+    from nacre.evaluation.report import ReportOptions, write_report
+    from nacre.training import loop
+
+    meta = json.loads((pearl_runs["s0"] / "config.json").read_text())
+    machine = meta["machine"]
+    assert machine["cpu"] == loop.cpu_model() and machine["cpu"]
+    assert machine["precision"] in ("fp32", "bf16") and machine["device"] == "cpu"
+    assert machine["torch_threads"] == torch.get_num_threads()
+
+    run = tmp_path / "resumed"
+    shutil.copytree(pearl_runs["s0"], run)
+    assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard", "--iterations", "1"]) == 0
+    assert "resumed_with" not in json.loads((run / "config.json").read_text())  # same machine: nothing added
+    monkeypatch.setattr(loop, "cpu_model", lambda: "Other CPU 9000")
+    assert main(["train", "--resume", str(run), "--no-progress", "--no-tensorboard", "--iterations", "1"]) == 0
+    entries = json.loads((run / "config.json").read_text())["resumed_with"]
+    assert [e["machine"]["cpu"] for e in entries if "machine" in e] == ["Other CPU 9000"]
+
+    report = write_report([pearl_runs["s1"], run], tmp_path / "out", ReportOptions(reps=20))
+    rows = {Path(r["run"]).name: r for r in report.run_table()}
+    assert rows["resumed"]["cpu"] == f"{machine['cpu']} then Other CPU 9000"
+    assert rows["s1"]["torch"] == torch.__version__ and rows["s1"]["metaworld"] == "-"
+    text = (tmp_path / "out" / "report.md").read_text()
+    table = text.split("## Machines and versions", 1)[1]
+    assert "Other CPU 9000" in table and table.count("\n| ") == 3  # header + two combinations

@@ -928,6 +928,22 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     return path
 
 
+def _provenance(run: Run) -> dict[str, str]:
+    """Where a run's numbers come from: CPU, matmul precision and the library versions its ``config.json`` records
+    (machines the run was resumed on are joined with " then "); "not recorded" for runs older than the record."""
+    machines = [run.meta.get("machine")] + [e.get("machine") for e in run.meta.get("resumed_with", [])
+                                            if isinstance(e, dict) and "machine" in e]  # fmt: skip
+
+    def joined(key: str) -> str:
+        return " then ".join(dict.fromkeys(str((m or {}).get(key, "not recorded")) for m in machines))
+
+    versions = run.meta.get("versions") or {}
+    out = {"cpu": joined("cpu"), "precision": joined("precision")}
+    for name in ("torch", "mujoco", "metaworld"):
+        out[name] = str(versions.get(name, "not recorded" if name != "metaworld" else "-"))
+    return out
+
+
 def _run_rows(report: Report) -> list[dict[str, Any]]:
     group_of = {id(r): g for g in report.groups for r in g.runs}
     out = []
@@ -940,6 +956,7 @@ def _run_rows(report: Report) -> list[dict[str, Any]]:
             "iterations": _count(run.last("iteration")), "env_steps": _count(run.last("time/env_steps")),
             "grad_steps": _count(run.last("time/grad_steps")),
             "evaluation": str(run.eval_file.relative_to(run.path)) if run.eval_file else None,
+            **_provenance(run),
         })  # fmt: skip
     return out
 
@@ -1135,4 +1152,19 @@ def _markdown(report: Report, command: str | None) -> str:
         lines.append(f"| {_cell(row['run'])} | {_cell(row['group'])} | {row['seed']} | `{_cell(row['command'])}` "
                      f"({row['command_source']}) | {_cell(row['git_revision'])} | {_duration(row['wall_clock_s'])} "
                      f"| {it} | {_cell(row['evaluation'] or 'none')} |")  # fmt: skip
+    lines += _machines_table(report)
     return "\n".join(lines) + "\n"
+
+
+def _machines_table(report: Report) -> list[str]:
+    """The machines and versions the runs were computed on, one row per distinct combination (MuJoCo versions
+    change trajectories at equal seeds; ``precision auto`` is fp32 or bf16 by CPU)."""
+    keys = ("cpu", "precision", "torch", "mujoco", "metaworld")
+    combos: dict[tuple[str, ...], list[str]] = {}
+    for row in report.run_table():
+        combos.setdefault(tuple(row[k] for k in keys), []).append(Path(row["run"]).name)
+    lines = ["", "## Machines and versions", "", "| CPU | precision | torch | MuJoCo | metaworld | runs |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for combo, names in combos.items():
+        lines.append("| " + " | ".join(_cell(v) for v in combo) + f" | {_cell(', '.join(names))} |")
+    return lines

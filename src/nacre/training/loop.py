@@ -126,6 +126,55 @@ def runtime_versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` reports; ``""`` if unknown)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(trainer: Trainer) -> dict[str, Any]:
+    """Where a run's numbers were computed: CPU model and logical CPUs, torch threads, device (with the GPU's
+    name on CUDA) and the matmul precision the learner resolved (``precision auto`` picks bf16 only on hardware
+    with bf16 units, so the same command can run fp32 on one machine and bf16 on another)."""
+    import torch
+
+    device = torch.device(trainer.cfg.device)
+    out: dict[str, Any] = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
+                           "torch_threads": torch.get_num_threads(), "device": str(device)}  # fmt: skip
+    if device.type == "cuda" and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(device)
+    precision = getattr(getattr(trainer, "learner", None), "precision", None)
+    if isinstance(precision, str):
+        out["precision"] = precision
+    return out
+
+
+def record_machine(trainer: Trainer, run_dir: Path) -> None:
+    """On resume: append ``{"at_iteration", "machine"}`` to ``resumed_with`` in ``config.json`` when the
+    machine differs from the last one recorded (a new run records its machine in ``write_run_files``)."""
+    path = Path(run_dir) / "config.json"
+    try:
+        meta = json.loads(path.read_text())
+        machine = machine_description(trainer)
+        last = meta.get("machine")
+        for entry in meta.get("resumed_with", []):
+            last = entry.get("machine", last)
+        if last == machine:
+            return
+        meta.setdefault("resumed_with", []).append({"at_iteration": trainer.iteration, "machine": machine})
+        atomic_write_bytes(path, (json.dumps(meta, indent=2) + "\n").encode())
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise RunDirError(f"cannot record the machine in {path}: {short_reason(exc)}") from None
+
+
 def read_stored_tasks(run_dir: Path) -> Any:
     """The :class:`~nacre.envs.base.TaskSplit` in ``run_dir/tasks.json``, or ``None`` if there is none;
     :class:`RunDirError` if it is unreadable or malformed."""
@@ -187,7 +236,7 @@ def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None =
     tasks_text = json.dumps(_tasks_json(trainer), indent=1) + "\n"  # before anything is created
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
             "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict(),
-            "versions": runtime_versions()}  # fmt: skip
+            "versions": runtime_versions(), "machine": machine_description(trainer)}  # fmt: skip
     if command:
         meta["command"] = list(command)
     revision = source_revision()
@@ -396,6 +445,8 @@ def train(
     run_dir = Path(run_dir)
     if not resumed:
         write_run_files(run_dir, trainer, command)
+    else:
+        record_machine(trainer, run_dir)
     try:
         logger = RunLogger(run_dir, resume_after=trainer.iteration if resumed else None, tensorboard=tensorboard)
     except OSError as exc:
