@@ -570,8 +570,12 @@ def test_machine_and_versions_are_recorded_and_reported(pearl_runs, tmp_path, mo
     meta = json.loads((pearl_runs["s0"] / "config.json").read_text())
     machine = meta["machine"]
     assert machine["cpu"] == loop.cpu_model() and machine["cpu"]
-    assert machine["precision"] in ("fp32", "bf16") and machine["device"] == "cpu"
+    assert machine["device"] == "cpu"
     assert machine["torch_threads"] == torch.get_num_threads()
+    from nacre.nn.precision import cpu_flags
+
+    assert set(machine["cpu_flags"]) == cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}
+    assert machine["precision"] == "fp32"  # the tiny preset
 
     run = tmp_path / "resumed"
     shutil.copytree(pearl_runs["s0"], run)

@@ -141,14 +141,18 @@ def cpu_model() -> str:
 
 
 def machine_description(trainer: Trainer) -> dict[str, Any]:
-    """Where a run's numbers were computed: CPU model and logical CPUs, torch threads, device (with the GPU's
-    name on CUDA) and the matmul precision the learner resolved (``precision auto`` picks bf16 only on hardware
-    with bf16 units, so the same command can run fp32 on one machine and bf16 on another)."""
+    """Where a run's numbers were computed: CPU model, its relevant vector-unit flags and logical CPUs, torch
+    threads, device (with the GPU's name on CUDA) and the matmul precision the learner resolved (``precision
+    auto`` picks bf16 only on hardware with bf16 units, so one command can run fp32 here and bf16 there)."""
     import torch
+
+    from nacre.nn.precision import cpu_flags
 
     device = torch.device(trainer.cfg.device)
     out: dict[str, Any] = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(),
                            "torch_threads": torch.get_num_threads(), "device": str(device)}  # fmt: skip
+    # the vector units that decide nacre's fast paths (fused kernels with AVX-512, bf16 with avx512_bf16 / AMX)
+    out["cpu_flags"] = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"})
     if device.type == "cuda" and torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(device)
     precision = getattr(getattr(trainer, "learner", None), "precision", None)
