@@ -419,9 +419,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=_eval_progress_total(trainer, args, steps), unit="episode batch" if offline else
-                   "trajectory", desc="meta-test", mininterval=1.0)  # fmt: skip
-    progress = (lambda kind, n: bar.update(n)) if bar else None
+        bar = tqdm(total=None, unit="episode batch" if offline else "trajectory", desc="meta-test",
+                   mininterval=1.0)  # fmt: skip
+
+    def progress(kind: str, n: int) -> None:  # the evaluator announces its total, then reports the work
+        if bar is None:
+            return
+        if kind == "eval_total":
+            bar.total = n
+            bar.refresh()
+        else:
+            bar.update(n)
+
     rng = np.random.default_rng(args.seed)
     if offline:
         result = trainer.evaluate(args.tasks, args.runs, args.transitions, steps, rng=rng, progress=progress)
@@ -433,27 +442,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(_format_curve(trainer, result))
     print(f"nacre: saved {path}", file=sys.stderr)
     return 0
-
-
-def _eval_progress_total(trainer: Any, args: argparse.Namespace, steps: list[int] | None) -> int:
-    """What ``trainer.evaluate``'s progress calls add up to: PEARL one per trajectory of each (run, task);
-    the offline and on-policy evaluators one per (run, evaluated column), the columns being ``steps`` or the
-    method's default ones."""
-    from nacre.algos.onpolicy import ON_POLICY_ALGORITHMS
-
-    cfg, runs = trainer.cfg, args.runs or trainer.cfg.num_evals
-    if trainer.algorithm == "pearl":
-        tasks = len(trainer.split.test if args.tasks == "test" else trainer.split.train)
-        return runs * tasks * (args.trajectories or cfg.num_eval_trajectories)
-    if steps:
-        return runs * len(steps)
-    if trainer.algorithm == "offline-pearl":  # no test-time steps: one column
-        return runs
-    if trainer.algorithm == "rl2-ppo":  # one column per episode of the trial
-        return runs * cfg.test_episodes
-    if trainer.algorithm in ON_POLICY_ALGORITHMS:  # 0, 1, ..., eval_steps
-        return runs * (cfg.eval_steps + 1)
-    return runs * len({0, cfg.eval_steps})
 
 
 # ---------------------------------------------------------------------- video

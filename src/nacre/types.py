@@ -10,7 +10,8 @@ import numpy as np
 if TYPE_CHECKING:  # only annotations name torch: the data contracts load without it
     import torch
 
-#: ``progress(kind, n)``: a long job reports ``n`` more units of ``kind`` ("grad_steps", "eval_trajectories")
+#: ``progress(kind, n)``: a long job reports ``n`` more units of ``kind`` ("grad_steps", "eval_trajectories");
+#: an evaluation first reports ``("eval_total", n)``, the number of "eval_trajectories" units it will report
 Progress = Callable[[str, int], None]
 
 

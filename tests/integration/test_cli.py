@@ -142,11 +142,15 @@ class _RecordingBar:
     made: list = []
 
     def __init__(self, total=None, **kwargs):
-        self.total, self.n = total, 0
+        self.total, self.n, self.early = total, 0, 0
         type(self).made.append(self)
 
     def update(self, n=1):
         self.n += n
+        self.early += n if self.total is None else 0  # work shown before the bar knew its total
+
+    def refresh(self):
+        pass
 
     def set_postfix(self, **kwargs):
         pass
@@ -155,7 +159,7 @@ class _RecordingBar:
         pass
 
 
-@pytest.mark.parametrize("algorithm", ["pearl", "macaw", "maml-trpo", "rl2-ppo", "offline-pearl"])
+@pytest.mark.parametrize("algorithm", ["pearl", "macaw", "maml-trpo", "rl2-ppo", "offline-pearl", "maesn"])
 def test_eval_progress_bar_total_matches_the_work(algorithm, point_dataset, tmp_path, monkeypatch, capsys):
     """nacre eval's bar ends exactly at its total (it once showed 3/3 and kept counting to 12)."""
     import tqdm
@@ -168,7 +172,10 @@ def test_eval_progress_bar_total_matches_the_work(algorithm, point_dataset, tmp_
         _RecordingBar.made = []
         assert main(["eval", str(run), *extra]) == 0, capsys.readouterr().err
         (bar,) = _RecordingBar.made
-        assert bar.total > 0 and bar.n == bar.total, (extra, bar.n, bar.total)
+        assert bar.total > 0 and bar.n == bar.total and bar.early == 0, (extra, bar.n, bar.total)
+        if extra:  # 2 runs x 3 trajectories of every test task (PEARL), or 2 runs x steps 0, 1, 2 (one per column)
+            tasks = len(json.loads((run / "tasks.json").read_text())["test"])
+            assert bar.total == (2 * tasks * 3 if algorithm == "pearl" else 2 * 3), bar.total
 
 
 def test_list_names_the_distributions(capsys):

@@ -410,6 +410,9 @@ def test_eval_progress_counts_every_trajectory_with_shared_environments(tmp_path
         def update(self, n=1):
             self.n += n
 
+        def refresh(self):
+            pass
+
         def close(self):
             pass
 

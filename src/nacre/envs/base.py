@@ -181,10 +181,8 @@ def _check_distribution(dist: TaskDistribution, steps: int, seed: int, n_train: 
         split = dist.split(seed, *counts)
     if not split.train or not split.test:
         raise ValueError(f"{dist.id}: the split has {len(split.train)} train and {len(split.test)} test tasks")
-    for i, t in enumerate(split.train):
-        tasks_json_text([t], f"train task {i}")
-    for i, t in enumerate(split.test):
-        tasks_json_text([t], f"test task {i}")
+    tasks_json_text(split.train, "train task")
+    tasks_json_text(split.test, "test task")
     shared = held_out_tasks_in_train(split)
     if shared and not dist.test_equals_train:
         raise ValueError(f"{dist.id}: {len(shared)} test task(s) are also train tasks (e.g. {shared[0]}); "

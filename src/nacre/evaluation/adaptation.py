@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from nacre.evaluation.success import success_by_group
-from nacre.types import Trajectory
+from nacre.types import Progress, Trajectory
 from nacre.vector_rollout import BatchPolicyFn, rollout_batch
 
 
@@ -72,7 +72,7 @@ def adaptation_curves(
     episode_length: int,
     rng: np.random.Generator,
     sparse: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     envs_for: Callable[[list[Any]], list[gym.Env]] | None = None,
     batches: Callable[[list[Any]], list[list[int]]] | None = None,
     groups: Sequence[str | None] | None = None,
@@ -83,11 +83,14 @@ def adaptation_curves(
     ``batches`` (the pairs' tasks -> lists of pair positions, e.g. :func:`nacre.envs.pool.batches_by_key`),
     the protocol runs batch after batch, so few environments are in use at once. ``envs_for`` (e.g.
     :meth:`nacre.envs.pool.EnvPool.envs`) provides the environments of a batch; it owns them (they are not
-    closed here). Without it every pair gets ``make_env(task)``, closed at the end. ``progress`` is called
-    with the batch's size after each of its trajectories (``runs * tasks * num_trajectories`` in all).
+    closed here). Without it every pair gets ``make_env(task)``, closed at the end. ``progress`` gets
+    ``("eval_total", runs * tasks * num_trajectories)``, then ``("eval_trajectories", size of the batch)`` after each
+    of a batch's trajectories.
     ``groups`` (one label per task) are kept in the result for per-group success.
     """
     pairs = [(run, ti) for run in range(num_runs) for ti in range(len(tasks))]
+    if progress is not None:
+        progress("eval_total", len(pairs) * num_trajectories)
     shape = (num_runs, len(tasks), num_trajectories)
     returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
     success = np.zeros(shape, dtype=bool)
@@ -113,7 +116,7 @@ def adaptation_curves(
                 lengths[run, ti, k] = len(traj)
             state = adapter.observe(state, trajs, k + 1)
             if progress is not None:
-                progress(len(chunk))
+                progress("eval_trajectories", len(chunk))
         if envs_for is None:
             for env in envs:
                 env.close()

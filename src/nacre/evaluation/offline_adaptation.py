@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from nacre.evaluation.success import success_by_group
+from nacre.types import Progress
 from nacre.vector_rollout import BatchPolicyFn, rollout_batch
 
 
@@ -127,12 +128,12 @@ def offline_adaptation_curves(
     episode_length: int,
     rng: np.random.Generator,
     sparse: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> OfflineAdaptationResult:
     """Run the protocol of the module docstring; ``datas[i]`` is the offline data of ``tasks[i]``.
 
-    All tasks of a run are rolled out together (one lockstep batch per step count); ``progress`` is
-    called with 1 after each (run, step count).
+    All tasks of a run are rolled out together (one lockstep batch per step count); ``progress`` gets
+    ``("eval_total", runs * len(steps))``, then ``("eval_trajectories", 1)`` after each (run, step count).
     """
     if len(datas) != len(tasks):
         raise ValueError(f"{len(datas)} datasets for {len(tasks)} tasks")
@@ -149,6 +150,8 @@ def offline_adaptation_curves(
     shape = (num_runs, len(tasks), len(steps))
     returns, dense, lengths = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=np.int64)
     success, diverged = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    if progress is not None:
+        progress("eval_total", num_runs * len(steps))
     for run in range(num_runs):
         batches = [d.rows(_draw(d, rng, num_transitions)) for d in datas]
         for j, policy in enumerate(adapter.adapted_policies(batches, steps)):
@@ -160,7 +163,7 @@ def offline_adaptation_curves(
                 lengths[run, ti, j] = len(traj)
             diverged[run, :, j] = flags
             if progress is not None:
-                progress(1)
+                progress("eval_trajectories", 1)
     for env in envs:
         env.close()
     return OfflineAdaptationResult(returns, dense, success, lengths, np.asarray(steps), num_transitions, diverged,

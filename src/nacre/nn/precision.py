@@ -35,18 +35,25 @@ def cpu_bf16_matmul_supported() -> bool:
 
 
 @functools.cache
+def cpuinfo_field(name: str) -> str | None:
+    """The value of the first ``name`` line of ``/proc/cpuinfo`` (``"flags"``, ``"model name"``, ...), or ``None``
+    where it cannot be read (not Linux, or no such field)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == name:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def cpu_flags() -> frozenset[str]:
     """The instruction-set flags of this x86 CPU (``/proc/cpuinfo``); empty where they cannot be read."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return frozenset()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset((cpuinfo_field("flags") or "").split())
 
 
 def cuda_bf16_matmul_supported(device: torch.device) -> bool:

@@ -127,17 +127,13 @@ def runtime_versions() -> dict[str, str]:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` reports; ``""`` if unknown)."""
+    """The CPU's model name: ``/proc/cpuinfo`` on Linux, else what :mod:`platform` reports (the processor, or at
+    least the architecture)."""
     import platform
 
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from nacre.nn.precision import cpuinfo_field
+
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def machine_description(trainer: Trainer) -> dict[str, Any]:
@@ -164,19 +160,32 @@ def machine_description(trainer: Trainer) -> dict[str, Any]:
 def record_machine(trainer: Trainer, run_dir: Path) -> None:
     """On resume: append ``{"at_iteration", "machine"}`` to ``resumed_with`` in ``config.json`` when the
     machine differs from the last one recorded (a new run records its machine in ``write_run_files``)."""
+    machine = machine_description(trainer)
+
+    def entry(meta: dict[str, Any]) -> dict[str, Any] | None:
+        last = meta.get("machine")
+        for previous in meta.get("resumed_with", []):
+            last = previous.get("machine", last)
+        return None if last == machine else {"at_iteration": trainer.iteration, "machine": machine}
+
+    _append_resumed_with(run_dir, entry, "the machine")
+
+
+def _append_resumed_with(run_dir: Path, make_entry: Callable[[dict[str, Any]], dict[str, Any] | None],
+                         what: str) -> None:  # fmt: skip
+    """Append ``make_entry(meta)`` to ``resumed_with`` in ``run_dir/config.json`` and rewrite it atomically;
+    ``make_entry`` sees the stored metadata, may update it (e.g. its ``config``) and returns ``None`` to write
+    nothing. :class:`RunDirError` (naming ``what`` was being recorded) if the file is unreadable."""
     path = Path(run_dir) / "config.json"
     try:
         meta = json.loads(path.read_text())
-        machine = machine_description(trainer)
-        last = meta.get("machine")
-        for entry in meta.get("resumed_with", []):
-            last = entry.get("machine", last)
-        if last == machine:
+        entry = make_entry(meta)
+        if entry is None:
             return
-        meta.setdefault("resumed_with", []).append({"at_iteration": trainer.iteration, "machine": machine})
+        meta.setdefault("resumed_with", []).append(entry)
         atomic_write_bytes(path, (json.dumps(meta, indent=2) + "\n").encode())
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise RunDirError(f"cannot record the machine in {path}: {short_reason(exc)}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RunDirError(f"cannot record {what} in {path}: {short_reason(exc)}") from None
 
 
 def read_stored_tasks(run_dir: Path) -> Any:
@@ -269,17 +278,15 @@ def change_run_options(trainer: Trainer, run_dir: Path, changes: dict[str, Any],
                 if k != "device" and getattr(trainer.cfg, k) != getattr(before, k)}  # fmt: skip
     if not recorded:
         return
-    path = Path(run_dir) / "config.json"
-    try:
-        meta = json.loads(path.read_text())
+
+    def entry(meta: dict[str, Any]) -> dict[str, Any]:
         meta["config"].update(json.loads(json.dumps(recorded)))
-        entry: dict[str, Any] = {"at_iteration": trainer.iteration, "changes": recorded}
+        out: dict[str, Any] = {"at_iteration": trainer.iteration, "changes": recorded}
         if command:
-            entry["command"] = list(command)
-        meta.setdefault("resumed_with", []).append(entry)
-        atomic_write_bytes(path, (json.dumps(meta, indent=2) + "\n").encode())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunDirError(f"cannot record the changed settings in {path}: {short_reason(exc)}") from None
+            out["command"] = list(command)
+        return out
+
+    _append_resumed_with(run_dir, entry, "the changed settings")
 
 
 def read_run_config(run_dir: Path) -> tuple[str, Any]:

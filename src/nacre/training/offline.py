@@ -114,7 +114,7 @@ class OfflineTrainer:
             self.adapter(), datas, task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_transitions or cfg.eval_transitions, steps, self.episode_length,
             rng if rng is not None else self.seeds.eval,
-            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+            progress=progress,
         )  # fmt: skip
         return with_success_labels(result, self.reports_success, self.distribution, task_list)
 

@@ -22,6 +22,7 @@ from nacre.algos.maesn.networks import policy_forward
 from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult, onpolicy_adaptation_curves
 from nacre.algos.onpolicy.policies import Params
 from nacre.algos.onpolicy.sampler import ActFn, EnvPool, Rollouts, sample_rollouts
+from nacre.types import Progress
 
 
 def latent_act_fn(params: Params, z: torch.Tensor, min_std: float = 1e-6) -> ActFn:
@@ -96,7 +97,7 @@ class LatentAdapter:
 def maesn_meta_test(params: Params, step_mu: torch.Tensor, step_log_sigma: torch.Tensor, cfg: MaesnConfig,
                     tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int, rollouts: int,
                     steps: Sequence[int], horizon: int, rng: np.random.Generator, pool: EnvPool | None = None,
-                    progress: Callable[[int], None] | None = None) -> OnPolicyAdaptationResult:  # fmt: skip
+                    progress: Progress | None = None) -> OnPolicyAdaptationResult:  # fmt: skip
     """Run the protocol of the module docstring for every (run, task): the shared on-policy meta-test
     (:func:`~nacre.algos.onpolicy.meta_test.onpolicy_adaptation_curves`) with :class:`LatentAdapter`."""
     return onpolicy_adaptation_curves(LatentAdapter(params, step_mu, step_log_sigma, cfg), tasks, make_env, num_runs,

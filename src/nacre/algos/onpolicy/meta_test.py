@@ -27,6 +27,7 @@ from nacre.algos.onpolicy.meta import Objective, act_fn, inner_step, make_batch
 from nacre.algos.onpolicy.policies import Params, expand_params
 from nacre.algos.onpolicy.sampler import ActFn, EnvPool, Rollouts, sample_rollouts
 from nacre.evaluation.offline_adaptation import OfflineAdaptationResult
+from nacre.types import Progress
 
 
 @dataclass
@@ -101,17 +102,19 @@ class InnerStepAdapter:
 def onpolicy_adaptation_curves(
     adapter: Adapter[Any], tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int, rollouts: int,
     steps: Sequence[int], horizon: int, rng: np.random.Generator, sparse: bool = False, action_scale: float = 10.0,
-    envs_per_task: int | None = None, pool: EnvPool | None = None, progress: Callable[[int], None] | None = None,
+    envs_per_task: int | None = None, pool: EnvPool | None = None, progress: Progress | None = None,
 ) -> OnPolicyAdaptationResult:  # fmt: skip
     """Run the protocol of the module docstring. ``pool`` (optional) must have ``num_runs * len(tasks)`` slots and
-    is given the tasks; without it one is built and closed. ``progress`` is called with ``num_runs`` after each
-    column."""
+    is given the tasks; without it one is built and closed. ``progress`` gets ``("eval_total", num_runs *
+    len(steps))``, then ``("eval_trajectories", num_runs)`` after each column."""
     steps = [int(s) for s in steps]
     if not steps or min(steps) < 0:
         raise ValueError(f"steps must be a non-empty list of non-negative counts, got {steps}")
     if num_runs <= 0 or rollouts <= 0:
         raise ValueError("num_runs and rollouts must be positive")
     slots = [tasks[ti] for _ in range(num_runs) for ti in range(len(tasks))]
+    if progress is not None:
+        progress("eval_total", num_runs * len(steps))
     own_pool = pool is None
     if pool is None:
         pool = EnvPool(make_env, slots, min(envs_per_task or rollouts, rollouts))
@@ -134,7 +137,7 @@ def onpolicy_adaptation_curves(
                 lengths[:, :, columns] = per_slot(batch.lengths)[..., None]
                 diverged[:, :, columns] = bad[..., None]
                 if progress is not None:
-                    progress(num_runs)
+                    progress("eval_trajectories", num_runs)
             if n < max(steps):
                 params = adapter.adapt(params, batch, n)
     finally:

@@ -204,7 +204,7 @@ class OnPolicyTrainer:
             self.adapter(), task_list, self.distribution.make_env, runs, num_rollouts, steps, self.horizon,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards, action_scale=cfg.action_scale,
             pool=self._evaluation_pool(tasks, runs, self.eval_envs_per_task(num_rollouts)),
-            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+            progress=progress,
         )  # fmt: skip
         return self.with_success(result, task_list)
 

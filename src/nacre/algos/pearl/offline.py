@@ -108,7 +108,7 @@ class OfflinePearlTrainer(PearlTrainer):
             OfflinePearlAdapter(self.learner, gen), datas, task_list, self.distribution.make_env,
             num_runs or cfg.num_evals, num_transitions or cfg.eval_transitions, list(steps) if steps else [0],
             self.episode_length, rng, sparse=cfg.sparse_rewards,
-            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+            progress=progress,
         )  # fmt: skip
         return with_success_labels(result, self.reports_success, self.distribution, task_list)
 

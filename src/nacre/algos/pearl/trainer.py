@@ -185,7 +185,7 @@ class PearlTrainer:
                 PearlAdapter(self.learner, deterministic=True, gen=gen), task_list, self.distribution.make_env,
                 num_runs or cfg.num_evals, num_trajectories or cfg.num_eval_trajectories, self.episode_length,
                 rng, sparse=cfg.sparse_rewards,
-                progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+                progress=progress,
                 envs_for=self.eval_pool.envs,
                 batches=lambda tasks: batches_by_key(self.distribution, tasks, self.envs_per_class),
                 groups=[self.distribution.task_group(t) for t in task_list],

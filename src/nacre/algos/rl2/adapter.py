@@ -16,12 +16,13 @@ from nacre.algos.onpolicy.meta_test import OnPolicyAdaptationResult
 from nacre.algos.onpolicy.sampler import EnvPool
 from nacre.algos.rl2.networks import Rl2Policy
 from nacre.algos.rl2.trials import sample_trials
+from nacre.types import Progress
 
 
 def rl2_meta_test(policy: Rl2Policy, tasks: Sequence[Any], make_env: Callable[[Any], Any], num_runs: int,
                   episodes: int, horizon: int, rng: np.random.Generator, sparse: bool = False,
                   action_scale: float = 10.0, pool: EnvPool | None = None,
-                  progress: Callable[[int], None] | None = None,
+                  progress: Progress | None = None,
                   memory: bool = True) -> OnPolicyAdaptationResult:  # fmt: skip
     """One stochastic trial of ``episodes`` episodes per (run, task): the return of each episode. ``pool`` (optional)
     must have ``num_runs * len(tasks)`` slots of one environment each and is given the tasks. ``memory=False``
@@ -46,6 +47,7 @@ def rl2_meta_test(policy: Rl2Policy, tasks: Sequence[Any], make_env: Callable[[A
     dense = np.where(bad, np.nan, per(trials.returns(False)))
     success = np.where(bad, 0.0, per(trials.success).astype(np.float64))
     if progress is not None:
-        progress(num_runs * episodes)
+        progress("eval_total", num_runs * episodes)
+        progress("eval_trajectories", num_runs * episodes)
     return OnPolicyAdaptationResult(returns, dense, success, per(trials.lengths).astype(np.float64),
                                     np.arange(episodes), horizon, bad.copy(), rollouts=1)  # fmt: skip

@@ -74,7 +74,7 @@ class Rl2Trainer(OnPolicyTrainer):
             self.learner.policy, task_list, self.distribution.make_env, runs, episodes, self.horizon,
             rng if rng is not None else self.seeds.eval, sparse=cfg.sparse_rewards, action_scale=cfg.action_scale,
             pool=self._evaluation_pool(tasks, runs, 1),
-            progress=(lambda n: progress("eval_trajectories", n)) if progress else None,
+            progress=progress,
         )  # fmt: skip
         if steps:
             keep = [int(s) for s in steps]
