@@ -37,8 +37,12 @@ def test_curves_are_aggregated_per_point():
 
 def test_median_mean_and_optimality_gap_by_hand():
     scores = np.array([[0.2, 1.5], [0.5, 1.0]])
-    assert m.median(scores) == pytest.approx(0.75)
     assert m.mean(scores) == pytest.approx(0.8)
+    # the median is over tasks of each task's mean over runs (task means 0.35, 1.25, 1.5), not of all 6 scores (0.75)
+    assert m.median(np.array([[0.2, 1.5, 3.0], [0.5, 1.0, 0.0]])) == pytest.approx(1.25)
+    assert m.median(np.array([1.0, 2.0, 9.0])) == pytest.approx(4.0)  # one task: the mean over runs
+    curve = np.array([[[0.2, 0.0], [1.5, 1.0], [3.0, 2.0]], [[0.5, 0.0], [1.0, 1.0], [0.0, 4.0]]])
+    assert m.median(curve) == pytest.approx([1.25, 1.0])  # per point: task means (0.35, 1.25, 1.5), (0, 1, 3)
     assert m.optimality_gap(scores, 1.0) == pytest.approx((0.8 + 0.5 + 0 + 0) / 4)
     assert m.optimality_gap(scores, 0.1) == 0.0
     assert m.optimality_gap(np.array([-10.0, -30.0]), threshold=-20.0) == pytest.approx(5.0)

@@ -74,9 +74,16 @@ def iqm(scores: np.ndarray) -> float | np.ndarray:
 
 
 def median(scores: np.ndarray) -> float | np.ndarray:
-    """Median of all ``runs x tasks`` scores."""
-    cols, curve = _columns(scores)
-    return _result(np.median(cols, axis=0), curve)
+    """Median over tasks of each task's mean over runs (rliable's ``aggregate_median``); with one task (or a 1-D
+    array of runs) it is the mean over runs."""
+    a = np.asarray(scores, dtype=float)
+    if a.size == 0:
+        raise ValueError("aggregate of an empty score array")
+    if a.ndim > 3:
+        raise ValueError(f"scores must be [runs], [runs, tasks] or [runs, tasks, points], got shape {a.shape}")
+    task_means = a.reshape(a.shape[0], -1).mean(axis=0) if a.ndim <= 2 else a.mean(axis=0)
+    values = np.median(task_means.reshape(-1, 1) if a.ndim <= 2 else task_means, axis=0)
+    return _result(np.atleast_1d(values), a.ndim == 3)
 
 
 def mean(scores: np.ndarray) -> float | np.ndarray:
