@@ -41,6 +41,7 @@ def test_median_mean_and_optimality_gap_by_hand():
     # the median is over tasks of each task's mean over runs (task means 0.35, 1.25, 1.5), not of all 6 scores (0.75)
     assert m.median(np.array([[0.2, 1.5, 3.0], [0.5, 1.0, 0.0]])) == pytest.approx(1.25)
     assert m.median(np.array([1.0, 2.0, 9.0])) == pytest.approx(4.0)  # one task: the mean over runs
+    assert m.median(np.float64(3.0)) == 3.0 == m.mean(np.float64(3.0))
     curve = np.array([[[0.2, 0.0], [1.5, 1.0], [3.0, 2.0]], [[0.5, 0.0], [1.0, 1.0], [0.0, 4.0]]])
     assert m.median(curve) == pytest.approx([1.25, 1.0])  # per point: task means (0.35, 1.25, 1.5), (0, 1, 3)
     assert m.optimality_gap(scores, 1.0) == pytest.approx((0.8 + 0.5 + 0 + 0) / 4)

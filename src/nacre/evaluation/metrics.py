@@ -76,7 +76,7 @@ def iqm(scores: np.ndarray) -> float | np.ndarray:
 def median(scores: np.ndarray) -> float | np.ndarray:
     """Median over tasks of each task's mean over runs (rliable's ``aggregate_median``); with one task (or a 1-D
     array of runs) it is the mean over runs."""
-    a = np.asarray(scores, dtype=float)
+    a = np.atleast_1d(np.asarray(scores, dtype=float))
     if a.size == 0:
         raise ValueError("aggregate of an empty score array")
     if a.ndim > 3:
