@@ -160,9 +160,9 @@ def machine_description(trainer: Trainer) -> dict[str, Any]:
 def record_machine(trainer: Trainer, run_dir: Path) -> None:
     """On resume: append ``{"at_iteration", "machine"}`` to ``resumed_with`` in ``config.json`` when the
     machine differs from the last one recorded (a new run records its machine in ``write_run_files``)."""
-    machine = machine_description(trainer)
 
     def entry(meta: dict[str, Any]) -> dict[str, Any] | None:
+        machine = machine_description(trainer)  # inside: a failure here is a RunDirError, as before
         last = meta.get("machine")
         for previous in meta.get("resumed_with", []):
             last = previous.get("machine", last)
