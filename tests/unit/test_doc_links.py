@@ -1,4 +1,4 @@
-"""Every relative link in the user docs (README, BENCHMARKS, docs/) reaches a file, and every #anchor a heading.
+"""Every relative link and image in the user docs (README, BENCHMARKS, docs/) reaches a file, every #anchor a heading.
 
 Anchors follow GitHub's rule: the heading lower-cased, punctuation other than ``-`` and ``_`` dropped, spaces made
 hyphens, and ``-1``, ``-2`` ... appended to repeats.
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted([ROOT / "README.md", ROOT / "BENCHMARKS.md", *(ROOT / "docs").glob("*.md")])
-_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")  # links and images
 _FENCE = re.compile(r"^(```|~~~)")
 
 
