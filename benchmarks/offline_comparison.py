@@ -26,7 +26,9 @@ and one PNG per split and k, plus learning curves. The k = 256 evaluation of eac
 numbers across seeds; with ``--archive DIR`` every finished and evaluated run's small files (logs, config,
 evaluations; no checkpoints) are copied to ``DIR/<run>`` as ``benchmarks/archive_runs.py`` does, so the results
 survive the machine. The k = 8 evaluation is saved as ``nacre eval --name k8`` does (``_test-k8.npz``, read by
-``nacre report OUT/* --evaluation k8``).
+``nacre report OUT/* --evaluation k8``). A run already finished and archived in ``DIR`` (both evaluations cached at
+the wanted length) is not run again, and its archived evaluations enter the tables: a benchmark continues from its
+archive on a new machine.
 
 With ``--jobs N`` the runs are trained and evaluated N at a time, each in a process of its own with one torch thread
 (``OMP_NUM_THREADS=1``; use one job per core), seed by seed (every method and split of seed 0 first, so a stopped
@@ -90,6 +92,36 @@ def is_finished(run_dir: Path, args: argparse.Namespace) -> bool:
     return newest_iteration(run_dir) >= (args.iterations or cfg.num_iterations)
 
 
+def archived_evaluations(method: str, split: str, seed: int, args: argparse.Namespace) -> dict[int, dict] | None:
+    """The k = 8 and k = 256 evaluations of a run finished and archived earlier (``--archive DIR``), else None.
+
+    A run whose archive copy ``DIR/<run>`` is of the same algorithm and seed and holds both cached evaluations at
+    ``--iterations`` (or its config's length) is neither trained nor evaluated again, and its archived numbers
+    enter the tables: a benchmark split across machines continues where the archive stands even when the earlier
+    machine's run directories (and checkpoints) are gone.
+    """
+    if not args.archive:
+        return None
+    copy = args.archive / f"{method}-{split}-s{seed}"
+    caches = [copy / "eval" / f"offline_k{k}.json" for k in KS]
+    if not (copy / "config.json").is_file() or not all(c.is_file() for c in caches):
+        return None
+    algorithm, cfg = read_run_config(copy)
+    if algorithm != METHODS[method][0] or cfg.seed != seed:
+        return None
+    saved = {k: json.loads(c.read_text()) for k, c in zip(KS, caches, strict=True)}
+    wanted = args.iterations or cfg.num_iterations
+    return saved if all(e["iteration"] >= wanted for e in saved.values()) else None
+
+
+def run_source(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
+    """The run's directory under ``--out``, or its archive copy when only that exists (learning curves)."""
+    run_dir = args.out / f"{method}-{split}-s{seed}"
+    if not run_dir.exists() and args.archive and (args.archive / run_dir.name).exists():
+        return args.archive / run_dir.name
+    return run_dir
+
+
 def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
     """Train (or resume) one run to its preset's length (or ``--iterations``); return its directory."""
     run_dir = args.out / f"{method}-{split}-s{seed}"
@@ -145,6 +177,11 @@ def worker_command(method: str, split: str, seed: int, args: argparse.Namespace)
 def run_in_parallel(args: argparse.Namespace) -> list[Path]:
     """Run the grid ``args.jobs`` runs at a time, seed-major; return the logs of the runs that failed."""
     grid = [(m, sp, seed) for seed in args.seeds for sp in args.splits for m in args.methods]
+    archived = [g for g in grid if archived_evaluations(*g, args) is not None]
+    if archived:
+        names = ", ".join(f"{m}-{sp}-s{seed}" for m, sp, seed in archived)
+        print(f"{len(archived)} run(s) finished and archived in {args.archive}, not run again: {names}", flush=True)
+        grid = [g for g in grid if g not in archived]
     logs = args.out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -255,6 +292,11 @@ def main() -> None:
         for method in args.methods:
             evals = {k: [] for k in KS}
             for seed in args.seeds:
+                saved = archived_evaluations(method, split, seed, args)
+                if saved is not None:
+                    for k in KS:
+                        evals[k].append(saved[k])
+                    continue
                 run_dir = run_one(method, split, seed, args)
                 if list_checkpoints(run_dir / "checkpoints"):
                     for k in KS:
@@ -398,7 +440,7 @@ def plot_learning_curves(args: argparse.Namespace, out: Path) -> None:
     for split in args.splits:
         fig, ax = plt.subplots(figsize=(5, 4))
         for method in args.methods:
-            curves = [learning_curve(d) for s in args.seeds if (d := args.out / f"{method}-{split}-s{s}").exists()]
+            curves = [learning_curve(d) for s in args.seeds if (d := run_source(method, split, s, args)).exists()]
             curves = [c for c in curves if len(c[0])]
             if not curves:
                 continue

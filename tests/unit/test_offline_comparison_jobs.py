@@ -147,3 +147,59 @@ def test_a_run_stopped_before_its_first_checkpoint_is_restarted(tmp_path, monkey
     assert (run / "config.json").exists() and offline_comparison.newest_iteration(run) == 0
     assert offline_comparison.run_one("mt-finetune", "id", 0, args) == run
     assert offline_comparison.newest_iteration(run) == 1 and offline_comparison.is_finished(run, args)
+
+
+def _archived_copy(archive, name, algorithm, seed, iteration, num_iterations, steps):
+    copy = archive / name
+    (copy / "eval").mkdir(parents=True)
+    config = {"algorithm": algorithm, "config": {"num_iterations": num_iterations, "seed": seed}}
+    (copy / "config.json").write_text(json.dumps(config))
+    for k in offline_comparison.KS:
+        cached = {"iteration": iteration, "grad_steps": 10 * iteration, "k": k, "steps": steps,
+                  "returns": [[[float(k)] * len(steps)]], "wall_clock": 5.0}  # fmt: skip
+        (copy / "eval" / f"offline_k{k}.json").write_text(json.dumps(cached))
+    return copy
+
+
+def test_runs_finished_in_the_archive_are_not_run_again_and_enter_the_tables(tmp_path, monkeypatch):
+    """A benchmark continued on a machine that lost the run directories: the archived runs (no checkpoints) are
+    skipped by --jobs and by the report pass, and their archived evaluations are what the tables read."""
+    archive = tmp_path / "arch"
+    args = _args(tmp_path, "--iterations", "3", "--archive", str(archive), "--methods", "macaw", "offline-pearl",
+                 "--splits", "id", "--seeds", "0", "1", "--jobs", "2")  # fmt: skip
+    _archived_copy(archive, "macaw-id-s0", "macaw", 0, 3, 3, offline_comparison.STEPS)
+    _archived_copy(archive, "offline-pearl-id-s0", "offline-pearl", 0, 3, 3, [0])
+    _archived_copy(archive, "macaw-id-s1", "macaw", 1, 2, 3, offline_comparison.STEPS)  # short of --iterations
+    _archived_copy(archive, "offline-pearl-id-s1", "macaw", 1, 3, 3, [0])  # another algorithm under that name
+    assert offline_comparison.archived_evaluations("macaw", "id", 0, args)[256]["returns"] == [[[256.0] * 8]]
+    assert offline_comparison.archived_evaluations("offline-pearl", "id", 0, args) is not None
+    assert offline_comparison.archived_evaluations("macaw", "id", 1, args) is None
+    assert offline_comparison.archived_evaluations("offline-pearl", "id", 1, args) is None
+    assert offline_comparison.archived_evaluations("macaw", "ood", 0, args) is None  # not archived
+    assert offline_comparison.archived_evaluations("macaw", "id", 0, _args(tmp_path)) is None  # no --archive
+
+    started = []
+
+    def fake_worker(method, split, seed, _args):
+        started.append(f"{method}-{split}-s{seed}")
+        return [sys.executable, "-c", ""]
+
+    monkeypatch.setattr(offline_comparison, "worker_command", fake_worker)
+    assert offline_comparison.run_in_parallel(args) == []
+    assert sorted(started) == ["macaw-id-s1", "offline-pearl-id-s1"]
+
+    def no_training(*a, **kw):
+        raise AssertionError("trained or loaded a run")
+
+    monkeypatch.setattr(offline_comparison, "run_one", no_training)
+    monkeypatch.setattr(offline_comparison, "evaluate", no_training)
+    monkeypatch.setattr(offline_comparison, "plot", lambda *a: None)
+    monkeypatch.setattr(offline_comparison, "plot_learning_curves", lambda *a: None)
+    argv = ["offline_comparison.py", "--dataset", "d", "--out", str(args.out), "--iterations", "3", "--archive",
+            str(archive), "--methods", "macaw", "offline-pearl", "--splits", "id", "--seeds", "0"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    offline_comparison.main()  # the report pass over the archived runs alone
+    summary = json.loads((args.out / "summary.json").read_text())
+    assert summary["macaw/id"]["8"][0]["returns"] == [[[8.0] * 8]]
+    assert summary["offline-pearl/id"]["256"][0]["steps"] == [0]
+    assert offline_comparison.run_source("macaw", "id", 0, args) == archive / "macaw-id-s0"
