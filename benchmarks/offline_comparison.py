@@ -78,6 +78,11 @@ KS = (8, 256)
 STEPS = [0, 1, 2, 3, 5, 10, 15, 20]  # test-time gradient steps evaluated (MACAW, MT+FT)
 
 
+def run_name(method: str, split: str, seed: int) -> str:
+    """The directory name of one run of the grid (``OUT/<name>``, ``DIR/<name>`` in the archive, its log's stem)."""
+    return f"{method}-{split}-s{seed}"
+
+
 def newest_iteration(run_dir: Path) -> int:
     """The iteration of the run's newest checkpoint (0 without one), read from its file name."""
     found = list_checkpoints(run_dir / "checkpoints")
@@ -102,7 +107,7 @@ def archived_evaluations(method: str, split: str, seed: int, args: argparse.Name
     """
     if not args.archive:
         return None
-    copy = args.archive / f"{method}-{split}-s{seed}"
+    copy = args.archive / run_name(method, split, seed)
     caches = [copy / "eval" / f"offline_k{k}.json" for k in KS]
     if not (copy / "config.json").is_file() or not all(c.is_file() for c in caches):
         return None
@@ -116,7 +121,7 @@ def archived_evaluations(method: str, split: str, seed: int, args: argparse.Name
 
 def run_source(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
     """The run's directory under ``--out``, or its archive copy when only that exists (learning curves)."""
-    run_dir = args.out / f"{method}-{split}-s{seed}"
+    run_dir = args.out / run_name(method, split, seed)
     if not run_dir.exists() and args.archive and (args.archive / run_dir.name).exists():
         return args.archive / run_dir.name
     return run_dir
@@ -124,7 +129,7 @@ def run_source(method: str, split: str, seed: int, args: argparse.Namespace) -> 
 
 def run_one(method: str, split: str, seed: int, args: argparse.Namespace) -> Path:
     """Train (or resume) one run to its preset's length (or ``--iterations``); return its directory."""
-    run_dir = args.out / f"{method}-{split}-s{seed}"
+    run_dir = args.out / run_name(method, split, seed)
     if args.eval_only or is_finished(run_dir, args):
         return run_dir  # nothing to train: don't build the trainer (an offline one loads its whole dataset)
     if (run_dir / "config.json").exists():
@@ -179,7 +184,7 @@ def run_in_parallel(args: argparse.Namespace) -> list[Path]:
     grid = [(m, sp, seed) for seed in args.seeds for sp in args.splits for m in args.methods]
     archived = [g for g in grid if archived_evaluations(*g, args) is not None]
     if archived:
-        names = ", ".join(f"{m}-{sp}-s{seed}" for m, sp, seed in archived)
+        names = ", ".join(run_name(*g) for g in archived)
         print(f"{len(archived)} run(s) finished and archived in {args.archive}, not run again: {names}", flush=True)
         grid = [g for g in grid if g not in archived]
     logs = args.out / "logs"
@@ -191,7 +196,7 @@ def run_in_parallel(args: argparse.Namespace) -> list[Path]:
         while pending or running:
             while pending and len(running) < args.jobs:
                 method, split, seed = pending.pop(0)
-                name = f"{method}-{split}-s{seed}"
+                name = run_name(method, split, seed)
                 with open(logs / f"{name}.log", "a") as log:
                     proc = subprocess.Popen(worker_command(method, split, seed, args), stdout=log, stderr=log, env=env)
                 running[proc] = (name, time.perf_counter())
