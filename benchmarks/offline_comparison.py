@@ -32,8 +32,8 @@ archive on a new machine.
 
 With ``--jobs N`` the runs are trained and evaluated N at a time, each in a process of its own with one torch thread
 (``OMP_NUM_THREADS=1``; use one job per core), seed by seed (every method and split of seed 0 first, so a stopped
-benchmark leaves whole seeds); each run's output goes to ``OUT/logs/<run>.log``, and the tables follow once all have
-finished.
+benchmark leaves whole seeds); each run's output goes to ``OUT/logs/<run>.log``, and the tables follow once all
+have finished. ``--jobs 1`` (the default) trains in this process, in the same seed-major order.
 """
 
 from __future__ import annotations
@@ -179,9 +179,32 @@ def worker_command(method: str, split: str, seed: int, args: argparse.Namespace)
     return cmd
 
 
+def seed_major_grid(args: argparse.Namespace) -> list[tuple[str, str, int]]:
+    """The (method, split, seed) runs in training order: every method and split of a seed before the next seed."""
+    return [(m, sp, seed) for seed in args.seeds for sp in args.splits for m in args.methods]
+
+
+def finish_run(method: str, split: str, seed: int, args: argparse.Namespace) -> dict[int, dict] | None:
+    """Train (or resume) one run, evaluate it at every k and archive it; None when it has no checkpoint yet."""
+    run_dir = run_one(method, split, seed, args)
+    if not list_checkpoints(run_dir / "checkpoints"):
+        return None
+    evals = {k: evaluate(run_dir, k) for k in KS}
+    if args.archive and is_finished(run_dir, args):
+        archive_run(run_dir, args.archive)
+    return evals
+
+
+def run_here(args: argparse.Namespace) -> None:
+    """``--jobs 1``: train, evaluate and archive the grid in this process, seed-major as ``--jobs N`` does."""
+    for cell in seed_major_grid(args):
+        if archived_evaluations(*cell, args) is None:
+            finish_run(*cell, args)
+
+
 def run_in_parallel(args: argparse.Namespace) -> list[Path]:
     """Run the grid ``args.jobs`` runs at a time, seed-major; return the logs of the runs that failed."""
-    grid = [(m, sp, seed) for seed in args.seeds for sp in args.splits for m in args.methods]
+    grid = seed_major_grid(args)
     archived = [g for g in grid if archived_evaluations(*g, args) is not None]
     if archived:
         names = ", ".join(run_name(*g) for g in archived)
@@ -291,6 +314,8 @@ def main() -> None:
         failed = run_in_parallel(args)
         if failed:
             sys.exit(f"{len(failed)} run(s) failed: see {', '.join(str(f) for f in failed)}")
+    elif not args.eval_only:
+        run_here(args)  # seed-major, so that a stopped benchmark leaves whole seeds
 
     summary: dict[str, dict] = {}
     for split in args.splits:
@@ -302,12 +327,9 @@ def main() -> None:
                     for k in KS:
                         evals[k].append(saved[k])
                     continue
-                run_dir = run_one(method, split, seed, args)
-                if list_checkpoints(run_dir / "checkpoints"):
-                    for k in KS:
-                        evals[k].append(evaluate(run_dir, k))
-                    if args.archive and is_finished(run_dir, args):
-                        archive_run(run_dir, args.archive)
+                finished = finish_run(method, split, seed, args)
+                for k in KS if finished else ():
+                    evals[k].append(finished[k])
             summary[f"{method}/{split}"] = {str(k): v for k, v in evals.items()}
     if args.skip_report:
         return

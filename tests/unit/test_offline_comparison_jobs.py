@@ -203,3 +203,28 @@ def test_runs_finished_in_the_archive_are_not_run_again_and_enter_the_tables(tmp
     assert summary["macaw/id"]["8"][0]["returns"] == [[[8.0] * 8]]
     assert summary["offline-pearl/id"]["256"][0]["steps"] == [0]
     assert offline_comparison.run_source("macaw", "id", 0, args) == archive / "macaw-id-s0"
+
+
+def test_jobs_one_trains_seed_major_in_process_and_skips_archived_runs(tmp_path, monkeypatch):
+    """Without --jobs the grid is trained in this process in the --jobs order (whole seeds first), archived runs
+    are not trained, and the report pass that follows trains nothing more."""
+    archive = tmp_path / "arch"
+    _archived_copy(archive, "macaw-id-s0", "macaw", 0, 3, 3, offline_comparison.STEPS)
+    trained = []
+
+    def fake_finish(method, split, seed, args):
+        trained.append(f"{method}-{split}-s{seed}")
+        return None  # as a run with no checkpoint yet: nothing enters the tables
+
+    monkeypatch.setattr(offline_comparison, "finish_run", fake_finish)
+    monkeypatch.setattr(offline_comparison, "plot", lambda *a: None)
+    monkeypatch.setattr(offline_comparison, "plot_learning_curves", lambda *a: None)
+    argv = ["offline_comparison.py", "--dataset", "d", "--out", str(tmp_path / "out"), "--iterations", "3",
+            "--archive", str(archive), "--methods", "macaw", "mt-finetune", "--splits", "id", "ood",
+            "--seeds", "0", "1"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    offline_comparison.main()
+    seed_major = ["mt-finetune-id-s0", "macaw-ood-s0", "mt-finetune-ood-s0",
+                  "macaw-id-s1", "mt-finetune-id-s1", "macaw-ood-s1", "mt-finetune-ood-s1"]  # fmt: skip
+    assert trained[:7] == seed_major  # the training pass; the archived macaw-id-s0 is not among them
+    assert sorted(trained[7:]) == sorted(seed_major)  # the report pass asks each unarchived run once more
