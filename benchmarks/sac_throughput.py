@@ -19,7 +19,7 @@ import torch
 
 from nacre.algos.sac import SACConfig, SACLearner
 from nacre.datasets.generate import PRESETS
-from nacre.nn.precision import cpu_bf16_matmul_supported
+from nacre.nn.precision import cpu_bf16_matmul_supported, resolve_precision
 
 OBS, ACT = 20, 6
 PLAIN = dict(q_ensemble="batched", inplace_relu=False, fused_linear_relu=False, fused_adam=False)
@@ -87,6 +87,9 @@ def main() -> None:
           f"per process at this speed")  # fmt: skip
     if not cpu_bf16_matmul_supported():
         print("bf16: not timed (this CPU has no bf16 matrix units; precision=auto runs fp32 here)")
+    else:
+        print(f"precision=auto resolves to {resolve_precision('auto', 'cpu')} here (bf16 only where its measured "
+              "matmul speed pays; nacre/nn/precision.py)")  # fmt: skip
 
 
 if __name__ == "__main__":

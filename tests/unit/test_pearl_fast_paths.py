@@ -214,9 +214,36 @@ def test_precision_auto_resolution(monkeypatch):
     monkeypatch.setattr(prec, "cpu_bf16_matmul_supported", lambda: False)
     assert prec.resolve_precision("auto", "cpu") == "fp32"
     monkeypatch.setattr(prec, "cpu_bf16_matmul_supported", lambda: True)
+    monkeypatch.setattr(prec, "cpu_bf16_matmul_faster", lambda: False)  # bf16 units, but slower than fp32 here
+    assert prec.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(prec, "cpu_bf16_matmul_faster", lambda: True)
     assert prec.resolve_precision("auto", "cpu") == "bf16"
     learner, _, _ = _setup(precision="auto")
     assert learner.precision == "bf16" and learner.cfg.precision == "auto"
+
+
+def test_bf16_is_faster_only_above_the_measured_margin(monkeypatch):
+    """The measured rule: bf16 is chosen only when its matrix product beats fp32's by BF16_MIN_SPEEDUP, once per
+    thread count."""
+    speedup = prec._cpu_bf16_speedup(torch.get_num_threads())  # the real measurement on this machine
+    assert 0.0 < speedup < float("inf")
+    assert prec.cpu_bf16_matmul_faster() == (speedup >= prec.BF16_MIN_SPEEDUP)
+    calls = []
+
+    def measured(threads):
+        calls.append(threads)
+        return {1: prec.BF16_MIN_SPEEDUP * 0.9, 2: prec.BF16_MIN_SPEEDUP}[threads]
+
+    monkeypatch.setattr(prec, "_cpu_bf16_speedup", measured)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert not prec.cpu_bf16_matmul_faster()
+        torch.set_num_threads(2)
+        assert prec.cpu_bf16_matmul_faster()
+    finally:
+        torch.set_num_threads(threads)
+    assert calls == [1, 2]
 
 
 def test_speed_options_are_validated_and_run_only():

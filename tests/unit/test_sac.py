@@ -177,6 +177,9 @@ def test_precision_rule_and_bf16_step(monkeypatch):
     monkeypatch.setattr(precision, "cpu_bf16_matmul_supported", lambda: False)
     assert _learner(precision="auto").precision == "fp32"  # no bf16 matrix units: fp32
     monkeypatch.setattr(precision, "cpu_bf16_matmul_supported", lambda: True)
+    monkeypatch.setattr(precision, "cpu_bf16_matmul_faster", lambda: False)
+    assert _learner(precision="auto").precision == "fp32"  # bf16 units slower than fp32 here: fp32
+    monkeypatch.setattr(precision, "cpu_bf16_matmul_faster", lambda: True)
     assert _learner(precision="auto").precision == "bf16"
     learner = _learner(precision="bf16")
     metrics = learner.update(_batch(32))

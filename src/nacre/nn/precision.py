@@ -1,10 +1,13 @@
-"""Run-time choice of the matmul precision: bf16 only where the hardware multiplies bf16 natively.
+"""Run-time choice of the matmul precision: bf16 only where the hardware multiplies bf16 faster than fp32.
 
 ``resolve_precision("auto", device)`` returns ``"bf16"`` on
 
-* x86 CPUs whose flags include ``avx512_bf16`` or ``amx_bf16`` (Cooper Lake, Sapphire Rapids and later,
-  AMD Zen 4 and later), read from ``/proc/cpuinfo`` and cross-checked with oneDNN
-  (``torch.ops.mkldnn._is_mkldnn_bf16_supported``);
+* x86 CPUs that have native bf16 instructions (flags ``avx512_bf16`` or ``amx_bf16``, read from
+  ``/proc/cpuinfo`` and cross-checked with oneDNN, ``torch.ops.mkldnn._is_mkldnn_bf16_supported``) **and** on
+  which a bf16 matrix product at nacre's layer shapes is measured at least :data:`BF16_MIN_SPEEDUP` times as fast
+  as the fp32 one (once per process and thread count, about 0.1 s). Having the instructions is not enough: on
+  an Intel Xeon with AVX-512 bf16 but no AMX the bf16 product ran at 0.55x the fp32 rate and the PEARL step at
+  0.65x (BENCHMARKS.md), while with AMX it ran about 10x faster;
 * CUDA devices of compute capability 8.0 or higher (Ampere and later) that torch reports as supporting bf16;
 
 and ``"fp32"`` everywhere else (older CPUs, where oneDNN would emulate bf16 more slowly than fp32;
@@ -15,10 +18,14 @@ from __future__ import annotations
 
 import functools
 import platform
+import time
 
 import torch
 
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: bf16 is chosen on a CPU only when its matrix product is at least this much faster than fp32's (the casts and
+#: the element-wise work that stays fp32 eat part of the gain)
+BF16_MIN_SPEEDUP = 1.3
 
 
 @functools.cache
@@ -56,6 +63,32 @@ def cpu_flags() -> frozenset[str]:
     return frozenset((cpuinfo_field("flags") or "").split())
 
 
+def _matmul_seconds(dtype: torch.dtype, rows: int = 4096, width: int = 256, repeats: int = 5) -> float:
+    """The fastest of ``repeats`` timings of a ``[rows, width] @ [width, width]`` product in ``dtype``."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(rows, width, generator=gen).to(dtype)
+    b = torch.randn(width, width, generator=gen).to(dtype)
+    a @ b  # warm-up: oneDNN builds its kernel on the first call
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@functools.cache
+def _cpu_bf16_speedup(threads: int) -> float:
+    """fp32 time over bf16 time of one matrix product at nacre's layer shapes with ``threads`` torch threads."""
+    return _matmul_seconds(torch.float32) / _matmul_seconds(torch.bfloat16)
+
+
+def cpu_bf16_matmul_faster() -> bool:
+    """True when bf16 matrix products run at least :data:`BF16_MIN_SPEEDUP` times as fast as fp32 on this CPU with
+    the current number of torch threads (measured once per thread count)."""
+    return _cpu_bf16_speedup(torch.get_num_threads()) >= BF16_MIN_SPEEDUP
+
+
 def cuda_bf16_matmul_supported(device: torch.device) -> bool:
     if not torch.cuda.is_available():
         return False
@@ -70,7 +103,7 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
         return precision
     device = torch.device(device)
     if device.type == "cpu":
-        return "bf16" if cpu_bf16_matmul_supported() else "fp32"
+        return "bf16" if cpu_bf16_matmul_supported() and cpu_bf16_matmul_faster() else "fp32"
     if device.type == "cuda":
         return "bf16" if cuda_bf16_matmul_supported(device) else "fp32"
     return "fp32"
