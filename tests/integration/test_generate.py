@@ -197,3 +197,21 @@ def test_device_is_a_run_option_not_part_of_the_data_identity():
     assert "device" not in preset("tiny").identity()
     with pytest.raises(DatasetError, match="device must be"):
         preset("tiny", device="tpu")
+
+
+def test_a_root_made_at_another_precision_names_the_flag_that_continues_it(tmp_path):
+    """precision auto can resolve differently on another machine (or after nacre measures bf16 slower): the
+    refusal says which --precision continues the existing root."""
+    from nacre.datasets.store import DatasetError, init_dataset_root
+
+    def init(precision):
+        init_dataset_root(tmp_path / "d", distribution_id="point-robot-v1", tasks=[{"goal": 0}], splits={"train": [0]},
+                          config={"sac": {"precision": precision}, "seed": 0})  # fmt: skip
+
+    init("bf16")
+    init("bf16")  # the same settings: a resume
+    with pytest.raises(DatasetError, match=r"config\.sac\.precision.*continue it with --precision bf16"):
+        init("fp32")
+    with pytest.raises(DatasetError, match=r"config\.seed.*: use another dataset root$"):
+        init_dataset_root(tmp_path / "d", distribution_id="point-robot-v1", tasks=[{"goal": 0}], splits={"train": [0]},
+                          config={"sac": {"precision": "bf16"}, "seed": 1})  # fmt: skip

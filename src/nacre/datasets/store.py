@@ -149,7 +149,10 @@ def init_dataset_root(
             for key, new in (("tasks", tasks_json), ("config", config_json), ("splits", splits_json)):
                 diff = _first_difference(old[key], new, key)
                 if diff:
-                    raise DatasetError(f"{root} was created with different {key} ({diff}): use another dataset root")
+                    hint = "use another dataset root"
+                    if diff.startswith("config.sac.precision"):  # precision auto resolved differently here
+                        hint = f"continue it with --precision {old['config']['sac']['precision']}, or {hint}"
+                    raise DatasetError(f"{root} was created with different {key} ({diff}): {hint}")
             return
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "nacre_version": __version__,
