@@ -6,8 +6,8 @@
   ``/proc/cpuinfo`` and cross-checked with oneDNN, ``torch.ops.mkldnn._is_mkldnn_bf16_supported``) **and** on
   which a bf16 matrix product at nacre's layer shapes is measured at least :data:`BF16_MIN_SPEEDUP` times as fast
   as the fp32 one (once per process and thread count, about 0.1 s). Having the instructions is not enough: on
-  an Intel Xeon with AVX-512 bf16 but no AMX the bf16 product ran at 0.55x the fp32 rate and the PEARL step at
-  0.65x (BENCHMARKS.md), while with AMX it ran about 10x faster;
+  an Intel Xeon with AVX-512 bf16 but no AMX the bf16 product ran at 0.51-0.59x the fp32 rate and the PEARL step
+  at 0.65x (BENCHMARKS.md), while with AMX the product ran 6-11x faster;
 * CUDA devices of compute capability 8.0 or higher (Ampere and later) that torch reports as supporting bf16;
 
 and ``"fp32"`` everywhere else (older CPUs, where oneDNN would emulate bf16 more slowly than fp32;
