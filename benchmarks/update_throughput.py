@@ -88,6 +88,7 @@ def variants(full: bool) -> dict[str, dict]:
         out["previous default (fp32)"] = dict(PREVIOUS, precision="fp32")
     out["all lossless levers fp32 (default)"] = dict(ALL, precision="fp32")
     if full:
+        out["all but fused linear+ReLU (fp32)"] = dict(ALL, fused_linear_relu=False, precision="fp32")
         out["plain bf16"] = dict(PLAIN, precision="bf16")
     out["all levers + bf16"] = dict(ALL, precision="bf16")
     return out

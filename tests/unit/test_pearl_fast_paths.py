@@ -43,7 +43,7 @@ def _fused_kernel_everywhere(monkeypatch):
     """Run the fused linear+ReLU kernel even on CPUs where the option falls back (it is checked, not timed)."""
     from nacre.nn import mlp
 
-    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda: True)
+    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda rows: True)
 
 
 def _setup(**overrides):
@@ -278,20 +278,30 @@ def test_changed_speed_options_take_effect_on_a_running_learner():
     assert learner.nets.qf.matmul == "batched" and not learner.nets.vf.inplace_relu and learner.precision == "bf16"
 
 
-@pytest.mark.parametrize("flags, fused_runs", [({"avx2", "avx512f"}, True), ({"avx2", "fma"}, False)])
-def test_fused_linear_relu_only_where_the_cpu_has_avx512(monkeypatch, flags, fused_runs):
-    """The fused kernel measured slower on an AVX2-only CPU: there the option computes matmul then ReLU."""
+@pytest.mark.parametrize(
+    "flags, shape, fused_runs",
+    [
+        ({"avx2", "avx512f"}, (2048, 3), True),
+        ({"avx2", "avx512f"}, (16, 128, 3), True),  # rows = product of the leading dimensions
+        ({"avx2", "avx512f"}, (2047, 3), False),  # too few rows: the primitive's overhead outweighs the gain
+        ({"avx2", "fma"}, (4096, 3), False),  # slower on an AVX2-only CPU at any size
+    ],
+)
+def test_fused_linear_relu_only_on_avx512_and_large_inputs(monkeypatch, flags, shape, fused_runs):
+    """The fused kernel measured slower on an AVX2-only CPU and below FUSED_MIN_ROWS rows: there the option
+    computes matmul then ReLU."""
     from nacre.nn import mlp
 
     monkeypatch.undo()  # drop the autouse fixture's override
-    mlp._fused_linear_relu_pays.cache_clear()
+    assert mlp.FUSED_MIN_ROWS == 2048
+    mlp._fused_linear_relu_cpu_pays.cache_clear()
     monkeypatch.setattr(prec, "cpu_flags", lambda: frozenset(flags))
     calls = []
     monkeypatch.setattr(mlp._LinearReLU, "apply", lambda *a: calls.append(1) or torch.relu(a[0] @ a[1].t() + a[2]))
     try:
-        x, w, b = torch.randn(4, 3), torch.randn(5, 3), torch.randn(5)
+        x, w, b = torch.randn(*shape), torch.randn(5, 3), torch.randn(5)
         y = mlp.linear_relu(x, w, b, fused=True, inplace=False)
         torch.testing.assert_close(y, torch.relu(x @ w.t() + b))
         assert bool(calls) == (fused_runs and mlp._fused_linear_relu_available())
     finally:
-        mlp._fused_linear_relu_pays.cache_clear()
+        mlp._fused_linear_relu_cpu_pays.cache_clear()

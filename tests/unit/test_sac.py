@@ -151,7 +151,7 @@ def _fused_kernel_everywhere(monkeypatch):
     """Run the fused linear+ReLU kernel even on CPUs where the option falls back (it is checked, not timed)."""
     from nacre.nn import mlp
 
-    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda: True)
+    monkeypatch.setattr(mlp, "_fused_linear_relu_pays", lambda rows: True)
 
 
 @pytest.mark.parametrize("option", ["q_ensemble", "inplace_relu", "fused_linear_relu", "fused_adam", "all"])

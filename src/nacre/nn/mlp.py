@@ -27,17 +27,29 @@ def _fused_linear_relu_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
-@functools.cache
-def _fused_linear_relu_pays() -> bool:
-    """Whether the fused oneDNN linear+ReLU beats matmul then ReLU on this CPU: only where it has AVX-512.
+#: fewest rows (the product of a layer input's leading dimensions) for which the fused kernel is used: below it the
+#: primitive's per-call overhead outweighs the saved pass over the output (benchmarks/fused_linear_relu.py)
+FUSED_MIN_ROWS = 2048
 
-    Measured faster on an Intel Xeon with AVX-512 and AMX, slower on an AVX2-only AMD EPYC (the SAC step
-    0.98x alone, the PEARL ``fast`` step 26.4 against 29.9 steps/s; BENCHMARKS.md), so elsewhere the option
-    falls back to the unfused computation (same values to fp32 round-off).
+
+@functools.cache
+def _fused_linear_relu_cpu_pays() -> bool:
+    """Whether this CPU has AVX-512, the only kind on which the fused kernel measured faster.
+
+    Measured faster on Intel Xeons with AVX-512 at PEARL's 4096-row layers, slower on an AVX2-only AMD EPYC (the
+    SAC step 0.98x alone, the PEARL ``fast`` step 26.4 against 29.9 steps/s; BENCHMARKS.md).
     """
     from nacre.nn.precision import cpu_flags
 
     return "avx512f" in cpu_flags()
+
+
+def _fused_linear_relu_pays(rows: int) -> bool:
+    """Whether the fused oneDNN linear+ReLU beats matmul then ReLU for a layer input of ``rows`` rows: on CPUs
+    with AVX-512 and for at least :data:`FUSED_MIN_ROWS` rows (on an AVX-512 Xeon it ran 1.02-1.09x at 2048-4096
+    rows and 0.46-0.93x at 64-1024, where the SAC update's 256-row batches made its step 0.89x). Elsewhere the
+    option falls back to the unfused computation (same values to fp32 round-off)."""
+    return rows >= FUSED_MIN_ROWS and _fused_linear_relu_cpu_pays()
 
 
 @functools.cache
@@ -77,7 +89,12 @@ def linear_relu(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, fused: bool, 
     """``relu(x @ w.T + b)`` (``w`` as in ``nn.Linear``: ``[out, in]``); ``fused`` uses :class:`_LinearReLU`
     on CPU tensors where it pays (:func:`_fused_linear_relu_pays`; under CPU autocast its operands are cast to
     the autocast dtype first, as autocast would)."""
-    if fused and x.device.type == "cpu" and _fused_linear_relu_available() and _fused_linear_relu_pays():
+    if (
+        fused
+        and x.device.type == "cpu"
+        and _fused_linear_relu_available()
+        and _fused_linear_relu_pays(x.numel() // max(x.shape[-1], 1))
+    ):
         if torch.is_autocast_enabled("cpu"):
             dtype = torch.get_autocast_dtype("cpu")
             if dtype == torch.bfloat16 and not _onednn_bf16_available():  # oneDNN has no bf16 kernel here

@@ -413,7 +413,7 @@ def preset(name: str, env: str, **overrides: Any) -> PearlConfig:
     values.update(_fixed_sizes(env))
     if env.startswith("macaw-"):  # offline data fixes a MACAW task set's environment: keep its defaults
         values.pop("env_kwargs", None)
-    if name in ("paper", "fast"):  # the fastest path where the hardware has bf16 matrix units (issue 4)
+    if name in ("paper", "fast"):  # bf16 where the hardware multiplies it faster (nacre.nn.precision)
         values["precision"] = "auto"
     env_kwargs = {**values.get("env_kwargs", {}), **overrides.get("env_kwargs", {})}  # a preset's, then the user's
     values.update(overrides)
