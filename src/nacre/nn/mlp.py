@@ -46,9 +46,9 @@ def _fused_linear_relu_cpu_pays() -> bool:
 
 def _fused_linear_relu_pays(rows: int) -> bool:
     """Whether the fused oneDNN linear+ReLU beats matmul then ReLU for a layer input of ``rows`` rows: on CPUs
-    with AVX-512 and for at least :data:`FUSED_MIN_ROWS` rows (on an AVX-512 Xeon it ran 1.02-1.09x at 2048-4096
-    rows and 0.46-0.93x at 64-1024, where the SAC update's 256-row batches made its step 0.89x). Elsewhere the
-    option falls back to the unfused computation (same values to fp32 round-off)."""
+    with AVX-512 and for at least :data:`FUSED_MIN_ROWS` rows (one layer's forward and backward on an idle AVX-512
+    Xeon: 1.02-1.12x at 2048-8192 rows, 0.74-0.96x at 64-1024 at width 256, 0.80-0.92x at 64-256 at width 300;
+    BENCHMARKS.md). Elsewhere the option falls back to the unfused computation (same values to fp32 round-off)."""
     return rows >= FUSED_MIN_ROWS and _fused_linear_relu_cpu_pays()
 
 
