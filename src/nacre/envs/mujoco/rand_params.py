@@ -49,6 +49,23 @@ ALIVE_BONUS = 1.0
 class RandParamsEnvMixin(TaskEnvMixin):
     """Model-parameter tasks on top of a Walker2d-v5 / Hopper-v5 environment."""
 
+    def _setup(
+        self,
+        gym_env: type,
+        task: Task,
+        episode_length: int,
+        render_mode: str | None,
+        frame_skip: int,
+        timestep: float | None,
+    ) -> None:
+        """Build the Gymnasium body ``gym_env`` and apply ``task`` (the shared ``__init__`` of the subclasses)."""
+        gym_env.__init__(self, frame_skip=frame_skip, render_mode=render_mode)
+        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip, timestep)
+        self._set_timestep(timestep)
+        self._init_task_env(episode_length)
+        self._init_params()
+        self.set_task(task)
+
     def _set_timestep(self, timestep: float | None) -> None:
         """Use another MuJoCo integration step than the XML's (``dt`` = timestep x frame_skip follows)."""
         timestep = _check_timestep(timestep)
@@ -137,12 +154,7 @@ class WalkerParamsEnv(RandParamsEnvMixin, Walker2dEnv):
         frame_skip: int = 4,
         timestep: float | None = None,
     ) -> None:
-        Walker2dEnv.__init__(self, frame_skip=frame_skip, render_mode=render_mode)
-        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip, timestep)
-        self._set_timestep(timestep)
-        self._init_task_env(episode_length)
-        self._init_params()
-        self.set_task(task)
+        self._setup(Walker2dEnv, task, episode_length, render_mode, frame_skip, timestep)
 
 
 class HopperParamsEnv(RandParamsEnvMixin, HopperEnv):
@@ -156,12 +168,7 @@ class HopperParamsEnv(RandParamsEnvMixin, HopperEnv):
         frame_skip: int = 4,
         timestep: float | None = None,
     ) -> None:
-        HopperEnv.__init__(self, frame_skip=frame_skip, render_mode=render_mode)
-        EzPickle.__init__(self, task, episode_length, render_mode, frame_skip, timestep)
-        self._set_timestep(timestep)
-        self._init_task_env(episode_length)
-        self._init_params()
-        self.set_task(task)
+        self._setup(HopperEnv, task, episode_length, render_mode, frame_skip, timestep)
 
 
 _SHAPES: dict[str, dict[str, tuple[int, ...]]] = {}
