@@ -51,13 +51,15 @@ def _task_text(task: Any, width: int = 28) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from nacre.datasets.store import dataset_info, read_manifest
+    from nacre.datasets.store import data_fingerprint, dataset_info, read_manifest
 
     manifest = read_manifest(args.root)
     rows = dataset_info(args.root)
     done = sum(r["finished"] for r in rows)
+    fingerprint = data_fingerprint({str(r["index"]): r["checksum"] for r in rows})
     print(f"{args.root}: {manifest['distribution_id']}, {done}/{len(rows)} tasks finished, "
-          f"format {manifest['format_version']}, nacre {manifest['nacre_version']}")  # fmt: skip
+          f"format {manifest['format_version']}, nacre {manifest['nacre_version']}, "
+          f"fingerprint {fingerprint[:12]} (of the finished tasks' data)")  # fmt: skip
     header = (f"{'task':>4}  {'split':<10} {'params':<28} {'episodes':>8} {'transitions':>11} {'ret mean':>9} "
               f"{'ret min':>9} {'ret max':>9} {'last10%':>9} {'behaviour steps':>17} {'MB':>7}  sha256")  # fmt: skip
     print(header)

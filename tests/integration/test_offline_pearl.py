@@ -81,7 +81,15 @@ def test_cli_train_and_eval(point_dataset, tmp_path, capsys):
     assert main(["train", "offline-pearl", "point-robot", "--preset", "tiny", "--dataset", str(point_dataset),
                  "--run-dir", str(run), "--no-progress", "--no-tensorboard"]) == 0  # fmt: skip
     assert "offline adaptation on 3 held-out tasks" in capsys.readouterr().out
-    assert json.loads((run / "config.json").read_text())["algorithm"] == "offline-pearl"
+    meta = json.loads((run / "config.json").read_text())
+    assert meta["algorithm"] == "offline-pearl"
+    # the data it trained on, byte for byte: the fingerprint `nacre dataset info` prints, and its report row
+    from nacre.datasets import data_fingerprint, read_manifest
+
+    checksums = {k: v["checksum"] for k, v in read_manifest(point_dataset)["finished"].items()}
+    assert meta["dataset"] == {"fingerprint": data_fingerprint(checksums), "checksums": checksums}
+    assert main(["dataset", "info", str(point_dataset)]) == 0
+    assert f"fingerprint {meta['dataset']['fingerprint'][:12]}" in capsys.readouterr().out
     assert main(["eval", str(run), "--transitions", "16", "--runs", "2", "--no-progress"]) == 0
     assert "16 transitions" in capsys.readouterr().out
 

@@ -151,16 +151,18 @@ TASKS = [{"velocity": 0.5}, {"velocity": 1.5}]
 
 
 def _offline_run(path: Path, algorithm: str, seed: int, learning: list[float], final: list[list[float]],
-                 diverged: list[list[bool]] | None = None) -> Path:  # fmt: skip
+                 diverged: list[list[bool]] | None = None,
+                 checksums: dict[str, str] | None = None) -> Path:  # fmt: skip
     """A run directory written by the real writers: config.json and tasks.json, progress.jsonl, and an evaluation
     file as ``nacre eval`` saves it (returns ``[runs, tasks, steps]`` at steps 0 and 1)."""
     if algorithm == "macaw":
         from nacre.algos.macaw.config import preset
     else:
         from nacre.algos.mtft.config import preset
-    cfg = preset("tiny", "macaw-cheetah-vel", seed=seed, eval_steps=1)
+    cfg = preset("tiny", "macaw-cheetah-vel", seed=seed, eval_steps=1, dataset="data/cv")
     trainer = SimpleNamespace(algorithm=algorithm, cfg=cfg, distribution=SimpleNamespace(id="macaw-cheetah-vel-v1"),
-                              split=SimpleNamespace(train=[{"velocity": 0.1}], test=TASKS))  # fmt: skip
+                              split=SimpleNamespace(train=[{"velocity": 0.1}], test=TASKS),
+                              dataset_checksums=checksums)  # fmt: skip
     write_run_files(path, trainer)
     logger = RunLogger(path, tensorboard=False)
     for i, value in enumerate(learning, start=1):
@@ -594,3 +596,28 @@ def test_machine_and_versions_are_recorded_and_reported(pearl_runs, tmp_path, mo
     text = (tmp_path / "out" / "report.md").read_text()
     table = text.split("## Machines and versions", 1)[1]
     assert "Other CPU 9000" in table and table.count("\n| ") == 3  # header + two combinations
+
+
+def test_the_report_tells_which_runs_trained_on_the_same_data(tmp_path):
+    """Each offline run records the fingerprint of its data; the report lists it per run and splits the machines
+    table by it, so runs on regenerated (different) data are visible; a run from before the record says so."""
+    from nacre.datasets import data_fingerprint
+    from nacre.evaluation.report import ReportOptions, write_report
+
+    old, new = {"0": "ab" * 32, "1": "cd" * 32}, {"0": "ab" * 32, "1": "ef" * 32}
+    root = tmp_path / "runs"
+    runs = [_offline_run(root / "a0", "macaw", 0, [1.0], [[10.0, 20.0]], checksums=old),
+            _offline_run(root / "a1", "macaw", 1, [1.0], [[12.0, 18.0]], checksums=old),
+            _offline_run(root / "b2", "macaw", 2, [1.0], [[14.0, 30.0]], checksums=new),
+            _offline_run(root / "c3", "macaw", 3, [1.0], [[11.0, 19.0]])]  # fmt: skip
+    meta = json.loads((runs[2] / "config.json").read_text())
+    assert meta["dataset"] == {"fingerprint": data_fingerprint(new), "checksums": new}
+    assert "dataset" not in json.loads((runs[3] / "config.json").read_text())
+    report = write_report(runs, tmp_path / "out", ReportOptions(reps=20))
+    rows = {Path(r["run"]).name: r["dataset"] for r in report.run_table()}
+    assert rows == {"a0": data_fingerprint(old)[:12], "a1": data_fingerprint(old)[:12],
+                    "b2": data_fingerprint(new)[:12], "c3": "not recorded"}  # fmt: skip
+    table = (tmp_path / "out" / "report.md").read_text().split("## Machines and versions", 1)[1]
+    assert table.count("\n| ") == 1 + 3  # the header and three data combinations
+    assert f"| {data_fingerprint(old)[:12]} | a0, a1 |" in table
+    assert _rows(tmp_path / "out" / "runs.csv")[2]["dataset"] == data_fingerprint(new)[:12]

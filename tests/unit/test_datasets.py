@@ -416,6 +416,10 @@ def test_cli_info_and_verify(tmp_path, capsys):
     assert lines[1].split()[:4] == ["task", "split", "params", "episodes"]
     assert lines[2].split()[:5] == ["0", "train", '{"goal":[0.5,-0.25]}', "2", "5"]
     assert "not finished" in lines[3]
+    from nacre.datasets import data_fingerprint
+
+    one_task = data_fingerprint({"0": read_manifest(root)["finished"]["0"]["checksum"]})
+    assert f"fingerprint {one_task[:12]}" in lines[0]
     assert main(["dataset", "verify", str(root)]) == 1
     captured = capsys.readouterr()
     assert "task 1: missing (not finished)" in captured.out and "failed verification" in captured.err
@@ -425,3 +429,15 @@ def test_cli_info_and_verify(tmp_path, capsys):
     assert main(["dataset", "info", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.strip() == f"nacre: error: {tmp_path / 'nope'} is not a nacre dataset " \
                                               "(no manifest.json)"  # fmt: skip
+
+
+def test_data_fingerprint_names_the_bytes_of_every_finished_task():
+    from nacre.datasets import data_fingerprint
+
+    a, b = "ab" * 32, "cd" * 32
+    base = data_fingerprint({"0": a, "1": b})
+    assert len(base) == 64 and base == data_fingerprint({"1": b, "0": a})  # order of the dict does not matter
+    assert data_fingerprint({"0": a, "1": b, "2": None}) == base  # an unfinished task adds nothing
+    assert data_fingerprint({"0": b, "1": a}) != base  # same files on other tasks: other data
+    assert data_fingerprint({"0": a, "1": "ce" * 32}) != base
+    assert data_fingerprint({"0": a}) != base

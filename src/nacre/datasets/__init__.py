@@ -6,6 +6,7 @@ from nacre._lazy import lazy_exports
 from nacre.datasets.store import (
     FORMAT_VERSION,
     DatasetError,
+    data_fingerprint,
     dataset_info,
     finished_tasks,
     init_dataset_root,
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetError",
     "OfflineTaskData",
     "Window",
+    "data_fingerprint",
     "dataset_info",
     "finished_tasks",
     "init_dataset_root",

@@ -245,6 +245,14 @@ def _episode_stats(returns: np.ndarray, behaviour_steps: np.ndarray, lengths: np
     }  # fmt: skip
 
 
+def data_fingerprint(checksums: dict[str, str | None]) -> str:
+    """One sha256 naming a dataset's contents: of the sorted ``"task index:data-file sha256"`` lines of its
+    finished tasks. Two datasets (or the data two runs trained on) have the same fingerprint exactly when every
+    task's data file is byte-identical; ``nacre dataset info`` prints it and offline runs record it."""
+    lines = "".join(f"{int(k)}:{v}\n" for k, v in sorted(checksums.items(), key=lambda kv: int(kv[0])) if v)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -941,6 +941,10 @@ def _provenance(run: Run) -> dict[str, str]:
     out = {"cpu": joined("cpu"), "precision": joined("precision")}
     for name in ("torch", "mujoco", "metaworld"):
         out[name] = str(versions.get(name, "not recorded" if name != "metaworld" else "-"))
+    # offline runs: the fingerprint of the data they trained on (runs older than the record: "not recorded")
+    fingerprint = (run.meta.get("dataset") or {}).get("fingerprint")
+    offline = bool((run.meta.get("config") or {}).get("dataset"))
+    out["dataset"] = fingerprint[:12] if fingerprint else "not recorded" if offline else "-"
     return out
 
 
@@ -1157,14 +1161,16 @@ def _markdown(report: Report, command: str | None) -> str:
 
 
 def _machines_table(report: Report) -> list[str]:
-    """The machines and versions the runs were computed on, one row per distinct combination (MuJoCo versions
-    change trajectories at equal seeds; ``precision auto`` is fp32 or bf16 by CPU)."""
-    keys = ("cpu", "precision", "torch", "mujoco", "metaworld")
+    """The machines, versions and (offline runs) data the runs were computed on, one row per distinct combination
+    (MuJoCo versions change trajectories at equal seeds; ``precision auto`` is fp32 or bf16 by CPU; regenerated
+    data may differ byte for byte from the data it replaces)."""
+    keys = ("cpu", "precision", "torch", "mujoco", "metaworld", "dataset")
     combos: dict[tuple[str, ...], list[str]] = {}
     for row in report.run_table():
         combos.setdefault(tuple(row[k] for k in keys), []).append(Path(row["run"]).name)
-    lines = ["", "## Machines and versions", "", "| CPU | precision | torch | MuJoCo | metaworld | runs |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["", "## Machines and versions", "",
+             "| CPU | precision | torch | MuJoCo | metaworld | dataset fingerprint | runs |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for combo, names in combos.items():
         lines.append("| " + " | ".join(_cell(v) for v in combo) + f" | {_cell(', '.join(names))} |")
     return lines

@@ -250,6 +250,11 @@ def write_run_files(run_dir: Path, trainer: Trainer, command: list[str] | None =
     meta = {"nacre_version": __version__, "algorithm": trainer.algorithm,
             "distribution": trainer.distribution.id, "config": trainer.cfg.to_dict(),
             "versions": runtime_versions(), "machine": machine_description(trainer)}  # fmt: skip
+    checksums = getattr(trainer, "dataset_checksums", None)
+    if checksums:  # offline runs: which data, byte for byte (the path alone may be regenerated data)
+        from nacre.datasets.store import data_fingerprint
+
+        meta["dataset"] = {"fingerprint": data_fingerprint(checksums), "checksums": dict(checksums)}
     if command:
         meta["command"] = list(command)
     revision = source_revision()
