@@ -83,7 +83,7 @@ def test_cli_train_and_eval(point_dataset, tmp_path, capsys):
     assert "offline adaptation on 3 held-out tasks" in capsys.readouterr().out
     meta = json.loads((run / "config.json").read_text())
     assert meta["algorithm"] == "offline-pearl"
-    # the data it trained on, byte for byte: the fingerprint `nacre dataset info` prints, and its report row
+    # the data it trained on, byte for byte: the fingerprint `nacre dataset info` prints
     from nacre.datasets import data_fingerprint, read_manifest
 
     checksums = {k: v["checksum"] for k, v in read_manifest(point_dataset)["finished"].items()}

@@ -245,7 +245,7 @@ def _episode_stats(returns: np.ndarray, behaviour_steps: np.ndarray, lengths: np
     }  # fmt: skip
 
 
-def data_fingerprint(checksums: dict[str, str | None]) -> str:
+def data_fingerprint(checksums: Mapping[str, str | None]) -> str:
     """One sha256 naming a dataset's contents: of the sorted ``"task index:data-file sha256"`` lines of its
     finished tasks. Two datasets (or the data two runs trained on) have the same fingerprint exactly when every
     task's data file is byte-identical; ``nacre dataset info`` prints it and offline runs record it."""
